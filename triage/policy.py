@@ -148,6 +148,14 @@ class BusinessHours(StrictModel):
     closes: time = time(17, 0)
     days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
 
+    @field_validator("opens", "closes", mode="before")
+    @classmethod
+    def _quoted_clock_time(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted 09:00 as the number 540: refuse it rather than guess.
+        if isinstance(value, int):
+            raise ValueError("write clock times in quotes, e.g. '09:00'")
+        return value
+
     @model_validator(mode="after")
     def _opens_before_closes(self) -> Self:
         if self.opens >= self.closes:
@@ -276,12 +284,22 @@ class OutOfHours(StrictModel):
     others_wait_for_next_working_morning: bool = True
 
 
+class NotAsb(StrictModel):
+    """Everyday living that is not ASB (R-15, seed 002 §13)."""
+
+    respond_within: Duration = _d("10 working days")
+    repeat_window: Duration = _d("12 months")
+    """A further not-ASB report within this window is pointed back to the earlier advice."""
+
+
 class Performance(StrictModel):
     """Targets that the monthly figures are measured against (R-16)."""
 
     respond_within: Duration = _d("2 working days")
     resolve_within: Duration | None = _d("45 working days")
     homes: int = Field(gt=0, description="homes managed, for per-1,000-homes figures")
+    manager_review_every: Duration = _d("14 days")
+    """How often managers review open cases (R-17: fortnightly)."""
 
 
 def _default_categories() -> dict[Category, CategoryRule]:
@@ -330,6 +348,7 @@ class Policy(StrictModel):
     case_review: CaseReview = CaseReview()
     risk: RiskThresholds = RiskThresholds()
     out_of_hours: OutOfHours = OutOfHours()
+    not_asb: NotAsb = NotAsb()
     performance: Performance
 
     @field_validator("timezone")

@@ -1,0 +1,408 @@
+"""Repositories: the only code that writes SQL. One per aggregate, all on one session.
+
+They never commit: the unit of work does, once, so a conversation step's state, case rows,
+outbox rows and scheduled actions land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    AuditEvent,
+    Case,
+    ChannelIdentity,
+    Conversation,
+    InboundMessage,
+    Incident,
+    Officer,
+    OutboxMessage,
+    Person,
+    ReferenceCounter,
+    ScheduledAction,
+)
+
+REFERENCE_PREFIX = "ASB"
+
+
+def _insert(session: AsyncSession, model: type[Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+class PeopleRepository:
+    """People and the channel identities they are reached on."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def identity(self, channel: str, address: str) -> ChannelIdentity:
+        """The identity for ``(channel, address)``, created with a new person if unseen.
+
+        Safe under concurrency: a racing insert is absorbed by the unique constraint.
+        """
+        found = await self.find_identity(channel, address)
+        if found is not None:
+            return found
+        person = Person()
+        self.session.add(person)
+        await self.session.flush()
+        statement = (
+            _insert(self.session, ChannelIdentity)
+            .values(person_id=person.id, channel=channel, address=address)
+            .on_conflict_do_nothing(index_elements=["channel", "address"])
+        )
+        await self.session.execute(statement)
+        identity = await self.find_identity(channel, address)
+        assert identity is not None  # inserted above or by a racing writer
+        return identity
+
+    async def find_identity(self, channel: str, address: str) -> ChannelIdentity | None:
+        """The identity for ``(channel, address)``, if we have seen it."""
+        result = await self.session.execute(
+            select(ChannelIdentity).where(
+                ChannelIdentity.channel == channel, ChannelIdentity.address == address
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def identities_of(self, person_id: int) -> Sequence[ChannelIdentity]:
+        """Every channel a person can be reached on (closure checks try more than one)."""
+        result = await self.session.execute(
+            select(ChannelIdentity)
+            .where(ChannelIdentity.person_id == person_id)
+            .order_by(ChannelIdentity.id)
+        )
+        return result.scalars().all()
+
+    async def link(self, identity: ChannelIdentity, person_id: int) -> None:
+        """Record that ``identity`` belongs to an existing person."""
+        identity.person_id = person_id
+        await self.session.flush()
+
+
+class CaseRepository:
+    """Cases, their references and incidents."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def next_reference(self, year: int) -> str:
+        """A new unique reference such as ``ASB-2026-000123``, numbered per year.
+
+        The counter row is updated in the caller's transaction, so two writers never get the
+        same number (PostgreSQL row lock; SQLite's single writer).
+        """
+        await self.session.execute(
+            _insert(self.session, ReferenceCounter)
+            .values(year=year, last=0)
+            .on_conflict_do_nothing(index_elements=["year"])
+        )
+        result = await self.session.execute(
+            update(ReferenceCounter)
+            .where(ReferenceCounter.year == year)
+            .values(last=ReferenceCounter.last + 1)
+            .returning(ReferenceCounter.last)
+        )
+        number = result.scalar_one()
+        return f"{REFERENCE_PREFIX}-{year}-{number:06d}"
+
+    async def add(self, case: Case) -> Case:
+        """Store a new case (its reference must already be set)."""
+        self.session.add(case)
+        await self.session.flush()
+        return case
+
+    async def by_reference(self, reference: str) -> Case | None:
+        """The case with this reference (case-insensitive), if any."""
+        result = await self.session.execute(
+            select(Case).where(Case.reference == reference.strip().upper())
+        )
+        return result.scalar_one_or_none()
+
+    async def get(self, case_id: int) -> Case | None:
+        """The case with this id, if any."""
+        return await self.session.get(Case, case_id)
+
+    async def add_incident(self, incident: Incident) -> Incident:
+        """Add an incident (a diary entry) to a case."""
+        self.session.add(incident)
+        await self.session.flush()
+        return incident
+
+    async def incidents_since(self, case_id: int, since: datetime) -> int:
+        """How many incidents a case has had since ``since`` (case-review threshold)."""
+        result = await self.session.execute(
+            select(func.count(Incident.id)).where(
+                Incident.case_id == case_id, Incident.reported_at >= since
+            )
+        )
+        return int(result.scalar_one())
+
+    async def list(
+        self,
+        *,
+        status: str | None = None,
+        officer_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[Case]:
+        """Cases ordered by deadline (soonest first), optionally filtered."""
+        query: Select[tuple[Case]] = select(Case)
+        if status is not None:
+            query = query.where(Case.status == status)
+        if officer_id is not None:
+            query = query.where(Case.officer_id == officer_id)
+        query = query.order_by(Case.deadline_at.is_(None), Case.deadline_at, Case.id)
+        result = await self.session.execute(query.limit(limit).offset(offset))
+        return result.scalars().all()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The stored inbound message and whether this delivery was the first."""
+
+    message: InboundMessage
+    first_delivery: bool
+
+
+class InboundRepository:
+    """Inbound messages, stored raw before they are acknowledged; deduplicated."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(
+        self, channel: str, external_id: str, payload: bytes, sender: str | None = None
+    ) -> Recorded:
+        """Store a delivery once. A redelivery (same channel and id) returns the first row."""
+        result = await self.session.execute(
+            _insert(self.session, InboundMessage)
+            .values(channel=channel, external_id=external_id, payload=payload, sender=sender)
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(InboundMessage.id)
+        )
+        inserted = result.scalar_one_or_none()
+        found = await self.session.execute(
+            select(InboundMessage).where(
+                InboundMessage.channel == channel, InboundMessage.external_id == external_id
+            )
+        )
+        return Recorded(found.scalar_one(), first_delivery=inserted is not None)
+
+    async def mark(
+        self, message: InboundMessage, status: str, *, response: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record what became of a message and what we answered."""
+        message.status = status
+        if response is not None:
+            message.response = response
+        if error is not None:
+            message.error = error
+        await self.session.flush()
+
+
+class OutboxRepository:
+    """Outgoing messages: enqueued in the step's transaction, claimed by the dispatcher."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enqueue(self, message: OutboxMessage) -> bool:
+        """Queue a message unless one with the same idempotency key exists. True if queued."""
+        values = {
+            column.key: getattr(message, column.key)
+            for column in OutboxMessage.__table__.columns
+            if getattr(message, column.key, None) is not None
+        }
+        result = await self.session.execute(
+            _insert(self.session, OutboxMessage)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(OutboxMessage.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def claim(self, now: datetime, worker: str, limit: int = 50) -> Sequence[OutboxMessage]:
+        """Take up to ``limit`` due messages for ``worker``; no two workers get the same one."""
+        return await _claim(self.session, OutboxMessage, now, worker, limit,
+                            due=and_(OutboxMessage.status == "pending",
+                                     OutboxMessage.next_attempt_at <= now),
+                            order=OutboxMessage.next_attempt_at,
+                            claimed={"status": "sending", "claimed_by": worker})
+
+
+class ActionRepository:
+    """Scheduled actions: follow-ups as rows, claimed exactly once."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def schedule(
+        self,
+        kind: str,
+        due_at: datetime,
+        *,
+        case_id: int | None = None,
+        dedupe_key: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> bool:
+        """Schedule an action; with a ``dedupe_key`` scheduling twice is harmless. True if new."""
+        result = await self.session.execute(
+            _insert(self.session, ScheduledAction)
+            .values(kind=kind, due_at=due_at, case_id=case_id, dedupe_key=dedupe_key,
+                    payload=payload or {}, status="pending", attempts=0)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(ScheduledAction.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def claim_due(
+        self, now: datetime, worker: str, limit: int = 100
+    ) -> Sequence[ScheduledAction]:
+        """Take up to ``limit`` due actions for ``worker``; each is claimed by one worker only."""
+        return await _claim(self.session, ScheduledAction, now, worker, limit,
+                            due=and_(ScheduledAction.status == "pending",
+                                     ScheduledAction.due_at <= now),
+                            order=ScheduledAction.due_at,
+                            claimed={"status": "running", "claimed_by": worker,
+                                     "claimed_at": now})
+
+    async def next_due_at(self) -> datetime | None:
+        """When the next pending action falls due (so the scheduler can sleep until then)."""
+        result = await self.session.execute(
+            select(func.min(ScheduledAction.due_at)).where(ScheduledAction.status == "pending")
+        )
+        return result.scalar_one_or_none()
+
+    async def pending_for_case(self, case_id: int) -> Sequence[ScheduledAction]:
+        """A case's pending actions, soonest first."""
+        result = await self.session.execute(
+            select(ScheduledAction)
+            .where(ScheduledAction.case_id == case_id, ScheduledAction.status == "pending")
+            .order_by(ScheduledAction.due_at)
+        )
+        return result.scalars().all()
+
+    async def finish(self, action: ScheduledAction, now: datetime, *, status: str = "done",
+                     error: str | None = None) -> None:
+        """Mark a claimed action done, failed or cancelled."""
+        action.status = status
+        action.completed_at = now
+        action.last_error = error
+        await self.session.flush()
+
+
+async def _claim(
+    session: AsyncSession, model: Any, now: datetime, worker: str, limit: int, *,
+    due: Any, order: Any, claimed: dict[str, Any],
+) -> Sequence[Any]:
+    # PostgreSQL: lock the due rows, skipping rows another worker holds. SQLite has one writer
+    # at a time, so a single UPDATE ... WHERE id IN (SELECT ...) is already exclusive.
+    chosen = select(model.id).where(due).order_by(order, model.id).limit(limit)
+    if _is_postgres(session):
+        chosen = chosen.with_for_update(skip_locked=True)
+    result = await session.execute(
+        update(model)
+        .where(model.id.in_(chosen.scalar_subquery()))
+        .values(attempts=model.attempts + 1, **claimed)
+        .returning(model)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list(result.scalars().all())
+    rows.sort(key=lambda row: (getattr(row, order.key), row.id))
+    return rows
+
+
+class OfficerRepository:
+    """Officers mirrored from the config's team."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, officer: Officer) -> None:
+        """Insert or update an officer from config, keeping any console password."""
+        await self.session.merge(officer)
+        await self.session.flush()
+
+    async def get(self, officer_id: str) -> Officer | None:
+        """The officer with this id, if any."""
+        return await self.session.get(Officer, officer_id)
+
+    async def open_case_counts(self) -> dict[str, int]:
+        """Open cases per officer, for allocation by load."""
+        result = await self.session.execute(
+            select(Case.officer_id, func.count(Case.id))
+            .where(Case.status == "open", Case.officer_id.is_not(None))
+            .group_by(Case.officer_id)
+        )
+        return {str(officer): int(count) for officer, count in result.all()}
+
+
+class ConversationRepository:
+    """Conversation state per channel identity."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_identity(self, identity_id: int) -> Conversation | None:
+        """The identity's conversation, locked for this transaction on PostgreSQL."""
+        query = select(Conversation).where(Conversation.identity_id == identity_id)
+        if _is_postgres(self.session):
+            query = query.with_for_update()
+        result = await self.session.execute(query)
+        return result.scalar_one_or_none()
+
+    async def save(self, conversation: Conversation) -> None:
+        """Store the state, bumping its version."""
+        conversation.version = (conversation.version or 0) + 1
+        self.session.add(conversation)
+        await self.session.flush()
+
+
+class AuditRepository:
+    """The audit trail: who saw or changed what."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, actor: str, action: str, *, case_id: int | None = None,
+                     detail: dict[str, Any] | None = None, at: datetime | None = None) -> None:
+        """Append an audit event."""
+        event = AuditEvent(actor=actor, action=action, case_id=case_id, detail=detail or {})
+        if at is not None:
+            event.at = at
+        self.session.add(event)
+        await self.session.flush()
+
+    async def for_case(self, case_id: int) -> Sequence[AuditEvent]:
+        """A case's audit trail, oldest first."""
+        result = await self.session.execute(
+            select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
+        )
+        return result.scalars().all()
+
+
+__all__ = [
+    "ActionRepository",
+    "AuditRepository",
+    "CaseRepository",
+    "ConversationRepository",
+    "InboundRepository",
+    "OfficerRepository",
+    "OutboxRepository",
+    "PeopleRepository",
+    "Recorded",
+]
