@@ -291,7 +291,7 @@ def _deep_merge(data: dict[str, Any], overrides: Mapping[tuple[str, ...], Any]) 
 
 
 def _describe(exc: ValidationError, file: Path, overrides: Mapping[tuple[str, ...], Any]) -> str:
-    errors = exc.errors(include_url=False)
+    errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     loc = tuple(str(p) for p in first["loc"] if not str(p).startswith("function-"))
     key = ".".join(loc) or "(top level)"
@@ -299,7 +299,7 @@ def _describe(exc: ValidationError, file: Path, overrides: Mapping[tuple[str, ..
     for path in overrides:
         if loc[: len(path)] == path:
             source = "environment variable " + ENV_PREFIX + "__".join(p.upper() for p in path)
-    message = str(first["msg"]).removeprefix("Value error, ")
+    message = str(first["msg"]).removeprefix("Value error, ").replace("Input should be", "expected")
     kind = first["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])

@@ -341,6 +341,11 @@ class OfficerRepository:
         """The officer with this id, if any."""
         return await self.session.get(Officer, officer_id)
 
+    async def all(self) -> Sequence[Officer]:
+        """Every officer, active or not."""
+        result = await self.session.execute(select(Officer).order_by(Officer.id))
+        return result.scalars().all()
+
     async def open_case_counts(self) -> dict[str, int]:
         """Open cases per officer, for allocation by load."""
         result = await self.session.execute(

@@ -91,6 +91,8 @@ class Duration(BaseModel):
         if not match:
             raise ValueError(f"expected {DURATION_HELP}")
         amount = int(match["amount"])
+        if amount <= 0:
+            raise ValueError(f"must be more than zero; expected {DURATION_HELP}")
         word = match["unit"].lower()
         for pattern, unit in _UNIT_WORDS:
             if re.fullmatch(pattern, word):

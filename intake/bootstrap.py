@@ -1,0 +1,53 @@
+"""The composition root: one place that wires settings into storage and services.
+
+Nothing here runs at import time; callers build what they need from validated settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from intake.settings import Settings, TeamSettings
+from storage.migrate import upgrade
+from storage.models import Officer
+from storage.uow import Storage
+from triage.calendar import WorkingCalendar
+
+log = logging.getLogger(__name__)
+
+
+def build_storage(settings: Settings) -> Storage:
+    """Storage for the configured database."""
+    database = settings.database
+    return Storage.from_url(
+        database.sqlalchemy_url(), echo=database.echo, pool_size=database.pool_size
+    )
+
+
+def build_calendar(settings: Settings) -> WorkingCalendar:
+    """The working-day calendar the policy describes."""
+    return WorkingCalendar.from_policy(settings.policy)
+
+
+async def migrate(settings: Settings) -> None:
+    """Bring the database schema up to date (Alembic runs in a thread: it blocks)."""
+    await asyncio.to_thread(upgrade, settings.database.sqlalchemy_url())
+
+
+async def sync_team(storage: Storage, team: TeamSettings) -> int:
+    """Mirror the config's officers into the database; officers left out are deactivated."""
+    configured = {officer.id for officer in team.officers}
+    async with storage.unit_of_work() as uow:
+        for officer in team.officers:
+            existing = await uow.officers.get(officer.id)
+            row = existing or Officer(id=officer.id)
+            row.name, row.role, row.alert_by = officer.name, officer.role, officer.alert_by
+            row.email, row.phone = officer.email, officer.phone
+            row.telegram_chat_id, row.areas, row.active = officer.telegram_chat_id, list(officer.areas), True
+            await uow.officers.upsert(row)
+        for row in await uow.officers.all():
+            if row.id not in configured and row.active:
+                row.active = False
+    log.info("team synchronised: %d officers", len(configured))
+    return len(configured)
