@@ -44,7 +44,11 @@ async def sync_team(storage: Storage, team: TeamSettings) -> int:
             row = existing or Officer(id=officer.id)
             row.name, row.role, row.alert_by = officer.name, officer.role, officer.alert_by
             row.email, row.phone = officer.email, officer.phone
-            row.telegram_chat_id, row.areas, row.active = officer.telegram_chat_id, list(officer.areas), True
+            row.telegram_chat_id, row.areas, row.active = (
+                officer.telegram_chat_id,
+                list(officer.areas),
+                True,
+            )
             await uow.officers.upsert(row)
         for row in await uow.officers.all():
             if row.id not in configured and row.active:

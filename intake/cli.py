@@ -26,8 +26,12 @@ def _load(config: Path | None) -> Settings:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="intake")
 @click.option(
-    "--config", "config", type=click.Path(path_type=Path), envvar=ENV_CONFIG_PATH,
-    default=None, help="Config file (default: $INTAKE_CONFIG or ./config.yaml).",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    envvar=ENV_CONFIG_PATH,
+    default=None,
+    help="Config file (default: $INTAKE_CONFIG or ./config.yaml).",
 )
 @click.pass_context
 def main(ctx: click.Context, config: Path | None) -> None:
@@ -108,6 +112,7 @@ def serve(config: Path | None, host: str | None, port: int | None) -> None:
         level=settings.service.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     asyncio.run(_serve(settings, host, port))
 
 
@@ -131,8 +136,12 @@ async def _serve(settings: Settings, host: str | None, port: int | None) -> None
                 lifespan="off",
             )
         )
-        log.info("serving %s on http://%s:%s", settings.service.name,
-                 host or settings.http.host, port if port is not None else settings.http.port)
+        log.info(
+            "serving %s on http://%s:%s",
+            settings.service.name,
+            host or settings.http.host,
+            port if port is not None else settings.http.port,
+        )
         await server.serve()
     finally:
         await storage.close()

@@ -75,7 +75,7 @@ class DatabaseSettings(Section):
     def _supported_driver(self) -> Self:
         try:
             url = make_url(self.url)
-        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types here
+        except Exception as exc:
             raise ValueError(f"not a database URL ({exc})") from None
         if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
             raise ValueError(
@@ -124,7 +124,9 @@ class Officer(Section):
         contact = {"email": self.email, "sms": self.phone, "telegram": self.telegram_chat_id}
         if contact[self.alert_by] is None:
             needed = {"email": "email", "sms": "phone", "telegram": "telegram_chat_id"}
-            raise ValueError(f"alert_by is {self.alert_by!r} but {needed[self.alert_by]} is not set")
+            raise ValueError(
+                f"alert_by is {self.alert_by!r} but {needed[self.alert_by]} is not set"
+            )
         return self
 
 
@@ -254,7 +256,7 @@ def _environment_overrides(env: Mapping[str, str]) -> dict[tuple[str, ...], Any]
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_PATH:
             continue
-        parts = name[len(ENV_PREFIX):].split("__")
+        parts = name[len(ENV_PREFIX) :].split("__")
         path = tuple(_env_key(p) for p in parts)
         if not path[0] or path[0] not in sections or len(path) < 2 or not all(path):
             raise ConfigError(
@@ -310,7 +312,8 @@ def _describe(exc: ValidationError, file: Path, overrides: Mapping[tuple[str, ..
         value = first.get("input")
         shown = value if isinstance(value, (str, int, float, bool)) or value is None else None
         line = (
-            f"{source}: {key} = {shown!r}: {message}" if shown is not None
+            f"{source}: {key} = {shown!r}: {message}"
+            if shown is not None
             else f"{source}: {key}: {message}"
         )
     if len(errors) > 1:

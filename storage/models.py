@@ -12,7 +12,7 @@ Times are stored in UTC and always come back time-zone aware, on SQLite as on Po
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -71,7 +71,11 @@ class Base(DeclarativeBase):
     """Declarative base with constraint names Alembic can rely on."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+    }
 
 
 def _now() -> datetime:
@@ -359,7 +363,9 @@ class ScheduledAction(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
     due_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(20), default="pending")
     """pending, running, done, cancelled, failed."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -159,7 +159,7 @@ class CaseRepository:
         offset: int = 0,
     ) -> Sequence[Case]:
         """Cases ordered by deadline (soonest first), optionally filtered."""
-        query: Select[tuple[Case]] = select(Case)
+        query = select(Case)
         if status is not None:
             query = query.where(Case.status == status)
         if officer_id is not None:
@@ -202,7 +202,11 @@ class InboundRepository:
         return Recorded(found.scalar_one(), first_delivery=inserted is not None)
 
     async def mark(
-        self, message: InboundMessage, status: str, *, response: str | None = None,
+        self,
+        message: InboundMessage,
+        status: str,
+        *,
+        response: str | None = None,
         error: str | None = None,
     ) -> None:
         """Record what became of a message and what we answered."""
@@ -237,11 +241,16 @@ class OutboxRepository:
 
     async def claim(self, now: datetime, worker: str, limit: int = 50) -> Sequence[OutboxMessage]:
         """Take up to ``limit`` due messages for ``worker``; no two workers get the same one."""
-        return await _claim(self.session, OutboxMessage, now, worker, limit,
-                            due=and_(OutboxMessage.status == "pending",
-                                     OutboxMessage.next_attempt_at <= now),
-                            order=OutboxMessage.next_attempt_at,
-                            claimed={"status": "sending", "claimed_by": worker})
+        return await _claim(
+            self.session,
+            OutboxMessage,
+            now,
+            worker,
+            limit,
+            due=and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+            order=OutboxMessage.next_attempt_at,
+            claimed={"status": "sending", "claimed_by": worker},
+        )
 
 
 class ActionRepository:
@@ -262,8 +271,15 @@ class ActionRepository:
         """Schedule an action; with a ``dedupe_key`` scheduling twice is harmless. True if new."""
         result = await self.session.execute(
             _insert(self.session, ScheduledAction)
-            .values(kind=kind, due_at=due_at, case_id=case_id, dedupe_key=dedupe_key,
-                    payload=payload or {}, status="pending", attempts=0)
+            .values(
+                kind=kind,
+                due_at=due_at,
+                case_id=case_id,
+                dedupe_key=dedupe_key,
+                payload=payload or {},
+                status="pending",
+                attempts=0,
+            )
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(ScheduledAction.id)
         )
@@ -273,12 +289,16 @@ class ActionRepository:
         self, now: datetime, worker: str, limit: int = 100
     ) -> Sequence[ScheduledAction]:
         """Take up to ``limit`` due actions for ``worker``; each is claimed by one worker only."""
-        return await _claim(self.session, ScheduledAction, now, worker, limit,
-                            due=and_(ScheduledAction.status == "pending",
-                                     ScheduledAction.due_at <= now),
-                            order=ScheduledAction.due_at,
-                            claimed={"status": "running", "claimed_by": worker,
-                                     "claimed_at": now})
+        return await _claim(
+            self.session,
+            ScheduledAction,
+            now,
+            worker,
+            limit,
+            due=and_(ScheduledAction.status == "pending", ScheduledAction.due_at <= now),
+            order=ScheduledAction.due_at,
+            claimed={"status": "running", "claimed_by": worker, "claimed_at": now},
+        )
 
     async def next_due_at(self) -> datetime | None:
         """When the next pending action falls due (so the scheduler can sleep until then)."""
@@ -296,8 +316,14 @@ class ActionRepository:
         )
         return result.scalars().all()
 
-    async def finish(self, action: ScheduledAction, now: datetime, *, status: str = "done",
-                     error: str | None = None) -> None:
+    async def finish(
+        self,
+        action: ScheduledAction,
+        now: datetime,
+        *,
+        status: str = "done",
+        error: str | None = None,
+    ) -> None:
         """Mark a claimed action done, failed or cancelled."""
         action.status = status
         action.completed_at = now
@@ -306,8 +332,15 @@ class ActionRepository:
 
 
 async def _claim(
-    session: AsyncSession, model: Any, now: datetime, worker: str, limit: int, *,
-    due: Any, order: Any, claimed: dict[str, Any],
+    session: AsyncSession,
+    model: Any,
+    now: datetime,
+    worker: str,
+    limit: int,
+    *,
+    due: Any,
+    order: Any,
+    claimed: dict[str, Any],
 ) -> Sequence[Any]:
     # PostgreSQL: lock the due rows, skipping rows another worker holds. SQLite has one writer
     # at a time, so a single UPDATE ... WHERE id IN (SELECT ...) is already exclusive.
@@ -383,8 +416,15 @@ class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def record(self, actor: str, action: str, *, case_id: int | None = None,
-                     detail: dict[str, Any] | None = None, at: datetime | None = None) -> None:
+    async def record(
+        self,
+        actor: str,
+        action: str,
+        *,
+        case_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> None:
         """Append an audit event."""
         event = AuditEvent(actor=actor, action=action, case_id=case_id, detail=detail or {})
         if at is not None:

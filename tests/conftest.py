@@ -31,8 +31,12 @@ def _postgres_unavailable() -> str | None:
 
     async def probe() -> None:
         connection = await asyncpg.connect(
-            host=url.host, port=url.port or 5432, user=url.username, database=url.database,
-            password=url.password, timeout=5,
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            database=url.database,
+            password=url.password,
+            timeout=5,
         )
         await connection.close()
 
@@ -59,7 +63,10 @@ async def _create_database(admin_url: str) -> str:
     url = make_url(admin_url)
     name = f"intake_test_{uuid.uuid4().hex[:12]}"
     connection = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, database=url.database,
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        database=url.database,
         password=url.password,
     )
     try:
@@ -75,7 +82,10 @@ async def _drop_database(admin_url: str, database_url: str) -> None:
     url = make_url(admin_url)
     name = make_url(database_url).database
     connection = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, database=url.database,
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        database=url.database,
         password=url.password,
     )
     try:

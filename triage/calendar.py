@@ -97,7 +97,8 @@ class WorkingCalendar:
         if end <= start:
             return 0
         return sum(
-            1 for i in range(1, (end - start).days + 1)
+            1
+            for i in range(1, (end - start).days + 1)
             if self.is_working_day(start + timedelta(days=i))
         )
 
@@ -123,8 +124,7 @@ class WorkingCalendar:
         """True while the office is open at ``moment``."""
         here = self.local(moment)
         return (
-            self.is_working_day(here.date())
-            and self.hours.opens <= here.time() < self.hours.closes
+            self.is_working_day(here.date()) and self.hours.opens <= here.time() < self.hours.closes
         )
 
     def received_at(self, moment: datetime) -> datetime:
@@ -210,13 +210,17 @@ class WorkingCalendar:
             DurationUnit.DAYS: timedelta(days=duration.amount),
         }
         if duration.unit not in deltas:
-            raise ValueError(f"'{duration}' cannot be counted backwards; use hours, minutes or days")
+            raise ValueError(
+                f"'{duration}' cannot be counted backwards; use hours, minutes or days"
+            )
         return self._elapsed(moment, -deltas[duration.unit])
 
 
 _DEADLINE_BY_UNIT = {
     DurationUnit.WORKING_DAYS: WorkingCalendar._working_days,
-    DurationUnit.HOURS_EXCLUDING_NON_WORKING_DAYS: WorkingCalendar._hours_excluding_non_working_days,
+    DurationUnit.HOURS_EXCLUDING_NON_WORKING_DAYS: (
+        WorkingCalendar._hours_excluding_non_working_days
+    ),
     DurationUnit.BUSINESS_HOURS: WorkingCalendar._business_hours,
     DurationUnit.HOURS: WorkingCalendar._elapsed_hours,
     DurationUnit.MINUTES: WorkingCalendar._elapsed_minutes,

@@ -206,9 +206,7 @@ class UpdateCadence(StrictModel):
     )
     """What a reporter may pick from when agreeing the action plan."""
     at_least_every: dict[Category, Duration] = Field(
-        default_factory=lambda: {
-            Category.HATE_INCIDENT: _d("14 days")
-        }
+        default_factory=lambda: {Category.HATE_INCIDENT: _d("14 days")}
     )
     """An upper bound per category, whatever the reporter picks (hate: every 14 days)."""
 
@@ -366,7 +364,9 @@ class Policy(StrictModel):
 
     @field_validator("priorities")
     @classmethod
-    def _every_priority(cls, targets: dict[Priority, PriorityTarget]) -> dict[Priority, PriorityTarget]:
+    def _every_priority(
+        cls, targets: dict[Priority, PriorityTarget]
+    ) -> dict[Priority, PriorityTarget]:
         missing = [p.value for p in Priority if p not in targets]
         if missing:
             raise ValueError(f"a target is needed for every priority; missing {', '.join(missing)}")

@@ -15,11 +15,20 @@ from tests.conftest import REPO
 INTAKE = shutil.which("intake", path=str(Path(sys.executable).parent)) or "intake"
 
 
-def run(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     environment.update(env or {})
-    return subprocess.run([INTAKE, *args], cwd=cwd, env=environment, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [INTAKE, *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_version() -> None:
@@ -50,7 +59,9 @@ def test_db_upgrade_creates_the_sqlite_database_then_downgrade_empties_it(tmp_pa
     assert upgraded.returncode == 0, upgraded.stderr
     assert (tmp_path / "var" / "intake.db").exists()
     assert "database at revision" in upgraded.stdout
-    down = run("--config", str(REPO / "config.yaml"), "db", "downgrade", "base", cwd=tmp_path, env=env)
+    down = run(
+        "--config", str(REPO / "config.yaml"), "db", "downgrade", "base", cwd=tmp_path, env=env
+    )
     assert down.returncode == 0 and "base (empty)" in down.stdout
 
 
@@ -58,3 +69,51 @@ def test_serve_refuses_a_bad_config_before_starting(tmp_path: Path) -> None:
     result = run("serve", env={"INTAKE_POLICY__NATION": "wales"})
     assert result.returncode == 2
     assert "INTAKE_POLICY__NATION" in result.stderr and "england_and_wales" in result.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_migrates_answers_healthz_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import httpx
+
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+    environment.update(
+        INTAKE_DATABASE__URL=f"sqlite+aiosqlite:///{tmp_path / 'var' / 'intake.db'}",
+        INTAKE_HTTP__PORT=str(port),
+    )
+    process = subprocess.Popen(
+        [INTAKE, "--config", str(REPO / "config.yaml"), "serve"],
+        cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        answer = None
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None:
+                    break
+                time.sleep(0.2)
+        assert answer is not None, process.stdout.read() if process.stdout else ""
+        assert answer.status_code == 200
+        assert answer.json()["checks"] == {"database": "ok"}
+        assert (tmp_path / "var" / "intake.db").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    # uvicorn finishes in-flight requests, then re-raises SIGTERM so the exit says why.
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert "Finished server process" in output
+    assert "team synchronised: 4 officers" in output

@@ -37,22 +37,62 @@ def test_the_shipped_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("  closure:", "  closur:", r"bad\.yaml: policy\.closur: unknown key; allowed here: .*closure"),
-        ("      first_contact: 1 working day", "      first_contact: -1 working day",
-         r"bad\.yaml: policy\.priorities\.P1\.first_contact = '-1 working day': must be more than zero"),
-        ("  nation: england_and_wales", "  nation: wales",
-         r"bad\.yaml: policy\.nation = 'wales': expected 'england_and_wales', 'scotland' or 'northern_ireland'"),
-        ("    medium_at: 4", "    medium_at: four", r"policy\.risk\.medium_at = 'four': expected a valid integer"),
-        ("    high_at: 8", "    high_at: 2", r"policy\.risk: high_at \(2\) must be greater than medium_at \(4\)"),
-        ('    opens: "09:00"', "    opens: 9:00", r"policy\.business_hours\.opens = 540: write clock times in quotes"),
-        ("  timezone: Europe/London", "  timezone: Europe/Londn", r"unknown time zone 'Europe/Londn'"),
-        ("    hate_incident: {priority: P1}", "    hate_incident: {priority: P2}",
-         r"hate_incident\.priority must be P1"),
-        ("      first_contact: 5 working days", "      first_contakt: 5 working days",
-         r"policy\.priorities\.P2\.first_contakt: unknown key; allowed here: label, first_contact"),
-        ("    delay: 7 days", "    delay: soon", r"policy\.survey\.delay = 'soon': expected a positive duration"),
+        (
+            "  closure:",
+            "  closur:",
+            r"bad\.yaml: policy\.closur: unknown key; allowed here: .*closure",
+        ),
+        (
+            "      first_contact: 1 working day",
+            "      first_contact: -1 working day",
+            r"bad\.yaml: policy\.priorities\.P1\.first_contact = '-1 working day': must be more than zero",
+        ),
+        (
+            "  nation: england_and_wales",
+            "  nation: wales",
+            r"bad\.yaml: policy\.nation = 'wales': expected 'england_and_wales', 'scotland' or 'northern_ireland'",
+        ),
+        (
+            "    medium_at: 4",
+            "    medium_at: four",
+            r"policy\.risk\.medium_at = 'four': expected a valid integer",
+        ),
+        (
+            "    high_at: 8",
+            "    high_at: 2",
+            r"policy\.risk: high_at \(2\) must be greater than medium_at \(4\)",
+        ),
+        (
+            '    opens: "09:00"',
+            "    opens: 9:00",
+            r"policy\.business_hours\.opens = 540: write clock times in quotes",
+        ),
+        (
+            "  timezone: Europe/London",
+            "  timezone: Europe/Londn",
+            r"unknown time zone 'Europe/Londn'",
+        ),
+        (
+            "    hate_incident: {priority: P1}",
+            "    hate_incident: {priority: P2}",
+            r"hate_incident\.priority must be P1",
+        ),
+        (
+            "      first_contact: 5 working days",
+            "      first_contakt: 5 working days",
+            r"policy\.priorities\.P2\.first_contakt: unknown key; allowed here: label, first_contact",
+        ),
+        (
+            "    delay: 7 days",
+            "    delay: soon",
+            r"policy\.survey\.delay = 'soon': expected a positive duration",
+        ),
         ("  on_call: amara", "  on_call: zoe", r"team: on_call 'zoe' is not one of the officers"),
-        ("  url: sqlite+aiosqlite:///var/intake.db", "  url: mysql://x/y", r"database: driver 'mysql' is not supported"),
+        (
+            "  url: sqlite+aiosqlite:///var/intake.db",
+            "  url: mysql://x/y",
+            r"database: driver 'mysql' is not supported",
+        ),
     ],
 )
 def test_bad_values_are_named(tmp_path: Path, old: str, new: str, expected: str) -> None:
@@ -98,19 +138,28 @@ def test_a_misspelt_environment_variable_stops_start_up(tmp_path: Path) -> None:
 
 def test_secrets_come_only_from_the_environment(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
-    text = GOOD.replace("  url: sqlite+aiosqlite:///var/intake.db", "  url: sqlite+aiosqlite:///var/intake.db\n  password: hunter2")
+    text = GOOD.replace(
+        "  url: sqlite+aiosqlite:///var/intake.db",
+        "  url: sqlite+aiosqlite:///var/intake.db\n  password: hunter2",
+    )
     message = error_for(write(tmp_path, text, "secret.yaml"))
     assert message.endswith(
         "secret.yaml: database.password: secrets are read only from the environment; "
         "remove it from the file and set INTAKE_DATABASE__PASSWORD"
     )
-    settings = load_settings(path, {"INTAKE_DATABASE__PASSWORD": "hunter2",
-                                    "INTAKE_DATABASE__URL": "postgresql+asyncpg://intake@db/intake"})
+    settings = load_settings(
+        path,
+        {
+            "INTAKE_DATABASE__PASSWORD": "hunter2",
+            "INTAKE_DATABASE__URL": "postgresql+asyncpg://intake@db/intake",
+        },
+    )
     assert "hunter2" in settings.database.sqlalchemy_url()
     assert "hunter2" not in repr(settings)
 
 
 def test_a_password_inside_the_url_is_refused(tmp_path: Path) -> None:
-    message = error_for(write(tmp_path, GOOD),
-                        {"INTAKE_DATABASE__URL": "postgresql+asyncpg://intake:pw@db/intake"})
+    message = error_for(
+        write(tmp_path, GOOD), {"INTAKE_DATABASE__URL": "postgresql+asyncpg://intake:pw@db/intake"}
+    )
     assert "must not carry a password" in message

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from intake.settings import load_settings
+from tests.conftest import REPO
 from triage.calendar import WorkingCalendar
 from triage.policy import Policy
 from triage.taxonomy import Category, Priority
-from tests.conftest import REPO
 
 LONDON = ZoneInfo("Europe/London")
 FRIDAY_4PM = datetime(2026, 11, 20, 16, 0, tzinfo=LONDON)
@@ -57,14 +57,32 @@ def test_seed001_south_essex_counts_24_hours_excluding_weekends() -> None:
 
 def test_seed003_believe_housing_category_table_and_thresholds() -> None:
     p = policy("seed003-believe-housing.yaml")
-    one_day = [Category.HATE_INCIDENT, Category.DOMESTIC_ABUSE, Category.VIOLENCE_THREATS,
-               Category.HARASSMENT_INTIMIDATION, Category.CRIMINAL_BEHAVIOUR, Category.DRUGS_ALCOHOL]
-    five_days = [Category.VEHICLE_NUISANCE, Category.ANIMAL_NUISANCE, Category.LITTER_FLY_TIPPING,
-                 Category.GARDEN_NUISANCE, Category.COMMUNAL_AREAS_MISUSE]
-    either = [Category.NOISE, Category.VERBAL_ABUSE, Category.YOUTH_DISORDER, Category.DANGEROUS_DOGS]
+    one_day = [
+        Category.HATE_INCIDENT,
+        Category.DOMESTIC_ABUSE,
+        Category.VIOLENCE_THREATS,
+        Category.HARASSMENT_INTIMIDATION,
+        Category.CRIMINAL_BEHAVIOUR,
+        Category.DRUGS_ALCOHOL,
+    ]
+    five_days = [
+        Category.VEHICLE_NUISANCE,
+        Category.ANIMAL_NUISANCE,
+        Category.LITTER_FLY_TIPPING,
+        Category.GARDEN_NUISANCE,
+        Category.COMMUNAL_AREAS_MISUSE,
+    ]
+    either = [
+        Category.NOISE,
+        Category.VERBAL_ABUSE,
+        Category.YOUTH_DISORDER,
+        Category.DANGEROUS_DOGS,
+    ]
     assert all(p.categories[c].priority is Priority.P1 for c in one_day)
-    assert all(p.categories[c].priority is Priority.P2 and not p.categories[c].severity_dependent
-               for c in five_days)
+    assert all(
+        p.categories[c].priority is Priority.P2 and not p.categories[c].severity_dependent
+        for c in five_days
+    )
     assert all(p.categories[c].severity_dependent for c in either)
     assert due(p, Priority.P1) == datetime(2026, 11, 23, 17, tzinfo=LONDON)
     assert due(p, Priority.P2) == datetime(2026, 11, 27, 17, tzinfo=LONDON)
@@ -78,7 +96,9 @@ def test_seed004_birmingham_hate_crime_standard() -> None:
     assert due(p, Priority.P1) == datetime(2026, 11, 23, 17, tzinfo=LONDON)
     assert str(p.update_cadence.at_least_every[Category.HATE_INCIDENT]) == "14 days"
     calendar = WorkingCalendar.from_policy(p)
-    assert calendar.deadline(FRIDAY_4PM, p.graffiti.offensive) == datetime(2026, 11, 23, 17, tzinfo=LONDON)
+    assert calendar.deadline(FRIDAY_4PM, p.graffiti.offensive) == datetime(
+        2026, 11, 23, 17, tzinfo=LONDON
+    )
     assert str(p.performance.manager_review_every) == "14 days"
 
 

@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from storage.models import (
     Advocacy,
     Case,
-    Incident,
     InboundMessage,
+    Incident,
     OutboxMessage,
     Person,
     ScheduledAction,
@@ -28,8 +28,14 @@ NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 async def _new_case(storage: Storage, **fields: object) -> Case:
     async with storage.unit_of_work() as uow:
         reference = await uow.cases.next_reference(2026)
-        case = Case(reference=reference, priority="P1", category="hate_incident", hate=True,
-                    received_at=NOW, **fields)
+        case = Case(
+            reference=reference,
+            priority="P1",
+            category="hate_incident",
+            hate=True,
+            received_at=NOW,
+            **fields,
+        )
         await uow.cases.add(case)
     return case
 
@@ -54,8 +60,9 @@ async def test_concurrent_references_never_collide(storage: Storage) -> None:
 async def test_a_rolled_back_unit_of_work_leaves_nothing(storage: Storage) -> None:
     with pytest.raises(RuntimeError):
         async with storage.unit_of_work() as uow:
-            await uow.cases.add(Case(reference="ASB-2026-999999", priority="P2",
-                                     category="noise", received_at=NOW))
+            await uow.cases.add(
+                Case(reference="ASB-2026-999999", priority="P2", category="noise", received_at=NOW)
+            )
             raise RuntimeError("the step failed")
     async with storage.unit_of_work() as uow:
         assert await uow.cases.by_reference("ASB-2026-999999") is None
@@ -94,33 +101,53 @@ async def test_one_person_on_several_channels(storage: Storage) -> None:
         reachable = await uow.people.identities_of(sms.person_id)
     assert same.id == sms.id
     assert {(i.channel, i.address) for i in reachable} == {
-        ("sms", "+447700900123"), ("email", "tenant@example.org")
+        ("sms", "+447700900123"),
+        ("email", "tenant@example.org"),
     }
 
 
 async def test_case_with_incidents_keeps_order_and_aware_times(storage: Storage) -> None:
-    case = await _new_case(storage, deadline_at=datetime(2026, 11, 23, 17, tzinfo=ZoneInfo("Europe/London")))
+    case = await _new_case(
+        storage, deadline_at=datetime(2026, 11, 23, 17, tzinfo=ZoneInfo("Europe/London"))
+    )
     async with storage.unit_of_work() as uow:
         for hours, text in [(2, "second"), (1, "first")]:
-            await uow.cases.add_incident(Incident(case_id=case.id, description=text,
-                                                  reported_at=NOW + timedelta(hours=hours)))
+            await uow.cases.add_incident(
+                Incident(
+                    case_id=case.id, description=text, reported_at=NOW + timedelta(hours=hours)
+                )
+            )
     async with storage.unit_of_work() as uow:
         loaded = await uow.cases.by_reference(case.reference.lower())
         assert loaded is not None
         assert loaded.deadline_at == datetime(2026, 11, 23, 17, tzinfo=UTC)
         assert loaded.deadline_at.tzinfo is not None
         assert await uow.cases.incidents_since(case.id, NOW) == 2
-        incidents = (await uow.session.execute(
-            select(Incident.description).where(Incident.case_id == case.id)
-            .order_by(Incident.reported_at))).scalars().all()
+        incidents = (
+            (
+                await uow.session.execute(
+                    select(Incident.description)
+                    .where(Incident.case_id == case.id)
+                    .order_by(Incident.reported_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert list(incidents) == ["first", "second"]
 
 
 async def test_naive_datetimes_are_refused(storage: Storage) -> None:
     with pytest.raises(Exception, match="time zone"):
         async with storage.unit_of_work() as uow:
-            await uow.cases.add(Case(reference="ASB-2026-000500", priority="P2",
-                                     category="noise", received_at=datetime(2026, 11, 20)))
+            await uow.cases.add(
+                Case(
+                    reference="ASB-2026-000500",
+                    priority="P2",
+                    category="noise",
+                    received_at=datetime(2026, 11, 20),
+                )
+            )
 
 
 async def test_only_one_active_advocate_per_case(storage: Storage) -> None:
@@ -136,8 +163,11 @@ async def test_only_one_active_advocate_per_case(storage: Storage) -> None:
             uow.session.add(Advocacy(case_id=case.id, advocate_id=second_id))
             await uow.session.flush()
     async with storage.unit_of_work() as uow:
-        active = (await uow.session.execute(select(Advocacy).where(
-            Advocacy.case_id == case.id, Advocacy.ended_at.is_(None)))).scalar_one()
+        active = (
+            await uow.session.execute(
+                select(Advocacy).where(Advocacy.case_id == case.id, Advocacy.ended_at.is_(None))
+            )
+        ).scalar_one()
         assert active.advocate_id == first_id
         active.ended_at, active.ended_by = NOW, "tenant"
         await uow.session.flush()
@@ -147,9 +177,15 @@ async def test_only_one_active_advocate_per_case(storage: Storage) -> None:
 async def test_outbox_idempotency_key_queues_once(storage: Storage) -> None:
     async with storage.unit_of_work() as uow:
         queued = [
-            await uow.outbox.enqueue(OutboxMessage(idempotency_key="ack:ASB-2026-000001",
-                                                   channel="sms", recipient="+447700900123",
-                                                   body="Thank you", next_attempt_at=NOW))
+            await uow.outbox.enqueue(
+                OutboxMessage(
+                    idempotency_key="ack:ASB-2026-000001",
+                    channel="sms",
+                    recipient="+447700900123",
+                    body="Thank you",
+                    next_attempt_at=NOW,
+                )
+            )
             for _ in range(3)
         ]
     assert queued == [True, False, False]
@@ -161,9 +197,12 @@ async def test_outbox_idempotency_key_queues_once(storage: Storage) -> None:
 
 async def test_scheduling_with_a_dedupe_key_is_idempotent(storage: Storage) -> None:
     async with storage.unit_of_work() as uow:
-        results = [await uow.actions.schedule("first_contact_deadline", NOW,
-                                              dedupe_key="case:1:first_contact")
-                   for _ in range(2)]
+        results = [
+            await uow.actions.schedule(
+                "first_contact_deadline", NOW, dedupe_key="case:1:first_contact"
+            )
+            for _ in range(2)
+        ]
         await uow.actions.schedule("survey", NOW + timedelta(days=7))
         assert await uow.actions.next_due_at() == NOW
     assert results == [True, False]
@@ -172,8 +211,9 @@ async def test_scheduling_with_a_dedupe_key_is_idempotent(storage: Storage) -> N
 async def test_due_actions_are_claimed_exactly_once_by_competing_workers(storage: Storage) -> None:
     async with storage.unit_of_work() as uow:
         for i in range(300):
-            await uow.actions.schedule("reminder", NOW - timedelta(seconds=i),
-                                       dedupe_key=f"reminder:{i}")
+            await uow.actions.schedule(
+                "reminder", NOW - timedelta(seconds=i), dedupe_key=f"reminder:{i}"
+            )
         await uow.actions.schedule("later", NOW + timedelta(hours=1))
 
     claimed: list[int] = []
@@ -189,8 +229,9 @@ async def test_due_actions_are_claimed_exactly_once_by_competing_workers(storage
     await asyncio.gather(worker("a"), worker("b"), worker("c"))
     assert len(claimed) == len(set(claimed)) == 300
     async with storage.session() as session:
-        later = (await session.execute(select(ScheduledAction).where(
-            ScheduledAction.kind == "later"))).scalar_one()
+        later = (
+            await session.execute(select(ScheduledAction).where(ScheduledAction.kind == "later"))
+        ).scalar_one()
     assert later.status == "pending"
 
 
@@ -208,8 +249,12 @@ async def test_audit_events_are_kept_in_order(storage: Storage) -> None:
     case = await _new_case(storage)
     async with storage.unit_of_work() as uow:
         await uow.audit.record("officer:amara", "case.viewed", case_id=case.id)
-        await uow.audit.record("officer:amara", "case.priority_changed", case_id=case.id,
-                               detail={"from": "P2", "to": "P1"})
+        await uow.audit.record(
+            "officer:amara",
+            "case.priority_changed",
+            case_id=case.id,
+            detail={"from": "P2", "to": "P1"},
+        )
     async with storage.unit_of_work() as uow:
         events = await uow.audit.for_case(case.id)
     assert [e.action for e in events] == ["case.viewed", "case.priority_changed"]
