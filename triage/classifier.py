@@ -1,0 +1,278 @@
+"""Reading a report: category, hate, emergency, not-ASB and severity, each with its reasons.
+
+``classify`` is pure: the same words always give the same :class:`Classification`, with no
+clock, network or storage. Vocabulary lives in ``triage/data/*.yaml`` and is compiled once on
+first use. Every flag carries a reason that quotes the reporter's words, so an officer can see
+why a report was put where it was.
+
+The channel is accepted so that callers need not special-case, but never changes the outcome:
+every channel gets the same rules (R-01).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from triage.emergency import find_emergency
+from triage.hate import find_hate
+from triage.taxonomy import CATEGORY_LABELS, Category
+from triage.text import NormalisedText, normalise
+from triage.vocabulary import (
+    Hit,
+    Masks,
+    PhraseTable,
+    expand_macros,
+    load_data,
+    quote_all,
+    weighted_phrases,
+)
+
+SEVERITY_KINDS: tuple[str, ...] = (
+    "weapon",
+    "injury",
+    "violence",
+    "bite_attack",
+    "targeted",
+    "repeated",
+    "vulnerable",
+    "fear",
+)
+"""Severity and vulnerability cues, as named in ``data/severity.yaml`` and in reasons."""
+
+_HOSTILE_CATEGORIES = frozenset(
+    {Category.VIOLENCE_THREATS, Category.HARASSMENT_INTIMIDATION, Category.DOMESTIC_ABUSE}
+)
+_HOSTILE_SEVERITY = frozenset({"weapon", "violence", "fear", "targeted"})
+_HARM_SEVERITY = frozenset({"weapon", "injury", "violence", "bite_attack", "targeted", "fear"})
+_NOT_ASB_MIN_SCORE = 3
+_STRONG_CATEGORY_SCORE = 4
+_HATE_SCORE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What a report is about, and why we think so.
+
+    Attributes:
+        category: The top category.
+        categories: Every category with a cue, best first (``category`` is the first).
+        scores: Score per category in ``categories``, same order.
+        hate: Hostility towards a protected characteristic was found.
+        hate_strands: Which characteristics (race, religion, sexual_orientation,
+            gender_identity, disability).
+        emergency: Danger happening now: the reporter must be told to call 999 (R-02).
+        emergency_kinds: Which dangers (weapon, fire, medical, trapped, ...).
+        not_asb: Everyday living, not ASB: answered with self-help advice (R-15).
+        severity: Severity and vulnerability cues found (see :data:`SEVERITY_KINDS`).
+        third_party: Someone is reporting on a tenant's behalf (R-07).
+        offensive_graffiti: Graffiti that is hateful or obscene, removed within a working day
+            (R-11).
+        matched: False if no vocabulary matched at all and the category is a fallback.
+        reasons: Human-readable lines, each quoting the words that led to it.
+    """
+
+    category: Category
+    categories: tuple[Category, ...]
+    scores: tuple[int, ...]
+    hate: bool
+    hate_strands: tuple[str, ...]
+    emergency: bool
+    emergency_kinds: tuple[str, ...]
+    not_asb: bool
+    severity: tuple[str, ...]
+    third_party: bool
+    offensive_graffiti: bool
+    matched: bool
+    reasons: tuple[str, ...]
+
+    def has(self, *kinds: str) -> bool:
+        """True if any of the named severity cues was found."""
+        return any(kind in self.severity for kind in kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Vocabulary:
+    categories: tuple[tuple[Category, PhraseTable], ...]
+    tie_break: Mapping[Category, int]
+    fallback: Category
+    offensive_graffiti: PhraseTable
+    severity: tuple[PhraseTable, ...]
+    not_asb_always: PhraseTable
+    not_asb_reasonable_hours: PhraseTable
+    late_hours: PhraseTable
+    harm: PhraseTable
+    third_party: PhraseTable
+    severity_masks: Masks
+
+
+def _table(label: str, raw: Any, macros: Mapping[str, str], *, negatable: bool = False) -> PhraseTable:
+    phrases = sorted(weighted_phrases(raw), key=lambda p: -p[1])
+    return PhraseTable(label, phrases, macros, negatable=negatable)
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> _Vocabulary:
+    categories = load_data("categories.yaml")
+    macros = expand_macros(categories.get("macros"))
+    tables = tuple(
+        (Category(name), _table(name, raw, macros))
+        for name, raw in categories["categories"].items()
+    )
+    order = [Category(name) for name in categories["tie_break"]]
+    severity = load_data("severity.yaml")
+    severity_macros = expand_macros(severity.get("macros"))
+    unknown = set(severity["cues"]) - set(SEVERITY_KINDS)
+    if unknown:
+        raise ValueError(f"severity.yaml: unknown cue kinds {sorted(unknown)}")
+    not_asb = load_data("not_asb.yaml")
+    reporter = load_data("reporter.yaml")
+    return _Vocabulary(
+        categories=tables,
+        tie_break={category: index for index, category in enumerate(order)},
+        fallback=Category(categories["fallback"]),
+        offensive_graffiti=_table("offensive_graffiti", categories["offensive_graffiti"], macros),
+        severity=tuple(
+            _table(kind, raw, severity_macros, negatable=bool(severity.get("negatable")))
+            for kind, raw in severity["cues"].items()
+        ),
+        not_asb_always=_table("not_asb", not_asb["always"], {}),
+        not_asb_reasonable_hours=_table("not_asb", not_asb["reasonable_hours"], {}),
+        late_hours=_table("late_hours", not_asb["aggravators"]["late_hours"], {}),
+        harm=_table("harm", not_asb["aggravators"]["harm"], {}),
+        third_party=_table("third_party", reporter["third_party"], {}),
+        severity_masks=Masks(severity.get("masks") or (), severity_macros),
+    )
+
+
+def _score(hits: list[Hit]) -> int:
+    """A table's score: each distinct phrase counts once, so long emails do not snowball."""
+    seen: dict[str, int] = {}
+    for hit in hits:
+        seen.setdefault(hit.phrase, hit.weight)
+    return sum(seen.values())
+
+
+def _quote(report: NormalisedText, hits: list[Hit], limit: int = 4) -> str:
+    ordered = sorted(hits, key=lambda h: (-h.weight, h.start))[:limit]
+    return quote_all(report.quote(h.start, h.end) for h in ordered)
+
+
+def _not_asb(
+    report: NormalisedText, text: str, vocabulary: _Vocabulary
+) -> tuple[int, list[Hit], list[Hit]]:
+    """Score everyday-living cues, less those undone by aggravation.
+
+    Returns:
+        The everyday-living score, the cues that count, and the aggravators found.
+    """
+    harm = vocabulary.harm.find(text)
+    if harm:
+        return 0, [], harm
+    always = vocabulary.not_asb_always.find(text)
+    reasonable = vocabulary.not_asb_reasonable_hours.find(text)
+    late = vocabulary.late_hours.find(text) if reasonable else []
+    counted = always + ([] if late else reasonable)
+    return _score(counted), counted, late
+
+
+def classify(text: str, channel: str | None = None) -> Classification:
+    """Read a report and say what it is about.
+
+    Args:
+        text: The report as the reporter wrote it (SMS, email body, chat message).
+        channel: Where it came from ("sms", "email", "telegram", "chat"...). Recorded by
+            callers; it never changes the outcome (R-01).
+
+    Returns:
+        The classification, with reasons quoting the report.
+    """
+    del channel  # every channel gets the same rules (R-01)
+    vocabulary = _vocabulary()
+    report = normalise(text)
+    reasons: list[str] = []
+
+    hate = find_hate(report)
+    reasons.extend(hate.reasons)
+
+    scored: list[tuple[Category, int, list[Hit]]] = []
+    for category, table in vocabulary.categories:
+        hits = table.find(report.text)
+        score = _score(hits)
+        if score > 0:
+            scored.append((category, score, hits))
+
+    severity_text, _ = vocabulary.severity_masks.apply(report.text)
+    severity: list[str] = []
+    for table in vocabulary.severity:
+        hits = table.find(severity_text)
+        if hits:
+            severity.append(table.label)
+            reasons.append(f"{table.label.replace('_', ' ')}: {_quote(report, hits)}")
+
+    hostility = bool(_HOSTILE_SEVERITY & set(severity)) or any(
+        category in _HOSTILE_CATEGORIES for category, _, _ in scored
+    )
+    emergency = find_emergency(report, hostility=hostility)
+    reasons.extend(emergency.reasons)
+
+    everyday, everyday_hits, aggravators = _not_asb(report, report.text, vocabulary)
+    best_other = max((score for _, score, _ in scored), default=0)
+    not_asb = (
+        everyday >= _NOT_ASB_MIN_SCORE
+        and everyday > best_other
+        and best_other < _STRONG_CATEGORY_SCORE + everyday
+        and not hate.hate
+        and not emergency.emergency
+        and not (_HARM_SEVERITY & set(severity))
+    )
+
+    scored.sort(key=lambda item: (-item[1], vocabulary.tie_break.get(item[0], 99)))
+    ranked: list[tuple[Category, int]] = [(category, score) for category, score, _ in scored]
+    if hate.hate:
+        ranked.insert(0, (Category.HATE_INCIDENT, _HATE_SCORE))
+    if not_asb:
+        ranked.insert(0, (Category.NOT_ASB, everyday))
+        reasons.append(f"not ASB (everyday living): {_quote(report, everyday_hits)}")
+    elif everyday_hits or aggravators:
+        if everyday_hits:
+            reasons.append(
+                "everyday-living words outweighed by the rest: " + _quote(report, everyday_hits)
+            )
+    matched = bool(ranked)
+    if not ranked:
+        ranked.append((vocabulary.fallback, 0))
+        reasons.append(
+            f"no category words found: recorded as {CATEGORY_LABELS[vocabulary.fallback].lower()}"
+            " for an officer to review"
+        )
+    for category, score, hits in scored[:3]:
+        reasons.append(
+            f"category {category.value} ({score}): {_quote(report, hits)}"
+        )
+
+    graffiti = any(category is Category.GRAFFITI for category, _ in ranked)
+    offensive = graffiti and (hate.hate or bool(vocabulary.offensive_graffiti.find(report.text)))
+    if offensive:
+        reasons.append("offensive graffiti: hateful or obscene words or symbols")
+    third_party_hits = vocabulary.third_party.find(report.text)
+    if third_party_hits:
+        reasons.append(f"reported on someone's behalf: {_quote(report, third_party_hits, 2)}")
+
+    return Classification(
+        category=ranked[0][0],
+        categories=tuple(category for category, _ in ranked),
+        scores=tuple(score for _, score in ranked),
+        hate=hate.hate,
+        hate_strands=hate.strands,
+        emergency=emergency.emergency,
+        emergency_kinds=emergency.kinds,
+        not_asb=not_asb,
+        severity=tuple(kind for kind in SEVERITY_KINDS if kind in severity),
+        third_party=bool(third_party_hits),
+        offensive_graffiti=offensive,
+        matched=matched,
+        reasons=tuple(reasons),
+    )

@@ -1,0 +1,134 @@
+"""Immediate danger: the report that must be told to call 999 at once (R-02).
+
+Danger is something happening now: "he's got a knife", "fire in the stairwell", "can't
+breathe", "won't let me leave", "dog attacking my son", or a danger word beside a now-marker
+("smashing car windows right now"). A threat last week is serious but not an emergency, and
+"the noise is killing me" or "fire alarm testing" is no danger at all. Vocabulary in
+``data/emergency.yaml``; cues tagged ``now`` carry their own immediacy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from triage.text import NormalisedText
+from triage.vocabulary import (
+    Hit,
+    Masks,
+    PhraseTable,
+    expand,
+    expand_macros,
+    load_data,
+    quote_all,
+    weighted_phrases,
+)
+
+_NOW = "now"
+_SENTENCE = " . "
+
+_SUPPORTING_KINDS = frozenset({"at_door"})
+"""Kinds that are danger only beside some hostility in the report (a threat, a weapon, fear)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyFinding:
+    """What the emergency vocabulary found in one report.
+
+    Attributes:
+        emergency: True if the report describes danger happening now.
+        kinds: Which kinds of danger (weapon, fire, medical, trapped...), in the order found.
+        reasons: Human-readable lines quoting the report.
+    """
+
+    emergency: bool
+    kinds: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _EmergencyVocabulary:
+    masks: Masks
+    dangers: tuple[PhraseTable, ...]
+    now_markers: re.Pattern[str]
+    past_markers: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> _EmergencyVocabulary:
+    data = load_data("emergency.yaml")
+    macros = expand_macros(data.get("macros"))
+    dangers = tuple(
+        PhraseTable(str(kind), weighted_phrases(phrases), macros, negatable=True)
+        for kind, phrases in data["dangers"].items()
+    )
+
+    def markers(key: str) -> re.Pattern[str]:
+        body = "|".join(expand(str(p), macros) for p in data[key])
+        return re.compile(r"(?<![^ ])(?:" + body + r")(?![^ ])")
+
+    return _EmergencyVocabulary(
+        masks=Masks(data.get("masks") or (), macros),
+        dangers=dangers,
+        now_markers=markers("now_markers"),
+        past_markers=markers("past_markers"),
+    )
+
+
+def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where the sentence holding ``text[start:end]`` begins and ends."""
+    left = text.rfind(_SENTENCE, 0, start)
+    right = text.find(_SENTENCE, end)
+    return (0 if left < 0 else left + len(_SENTENCE), len(text) if right < 0 else right)
+
+
+def _is_now(hit: Hit, text: str, vocabulary: _EmergencyVocabulary) -> tuple[bool, str]:
+    """Whether a danger cue is happening now, and the now-marker that says so (if any)."""
+    first, last = _sentence_bounds(text, hit.start, hit.end)
+    sentence = text[first:last]
+    marker = vocabulary.now_markers.search(sentence)
+    if marker:
+        return True, marker.group(0)
+    if hit.tag == _NOW:
+        return vocabulary.past_markers.search(sentence) is None, ""
+    before_first, _ = _sentence_bounds(text, max(first - len(_SENTENCE), 0), first)
+    _, after_last = _sentence_bounds(text, last, min(last + len(_SENTENCE), len(text)))
+    nearby = text[before_first:first] + " " + text[last:after_last]
+    if vocabulary.past_markers.search(sentence):
+        return False, ""
+    marker = vocabulary.now_markers.search(nearby)
+    return (True, marker.group(0)) if marker else (False, "")
+
+
+def find_emergency(report: NormalisedText, *, hostility: bool) -> EmergencyFinding:
+    """Decide whether a report describes danger happening now.
+
+    Args:
+        report: The normalised report.
+        hostility: Whether the rest of the report shows hostility (threats, weapons, fear,
+            violence); "someone at my door now" is only danger beside it.
+
+    Returns:
+        The finding, with the kinds of danger and reasons quoting the report.
+    """
+    vocabulary = _vocabulary()
+    text, _ = vocabulary.masks.apply(report.text)
+    kinds: list[str] = []
+    reasons: list[str] = []
+    for table in vocabulary.dangers:
+        if table.label in _SUPPORTING_KINDS and not hostility:
+            continue
+        quoted: list[str] = []
+        for hit in table.find(text):
+            now, marker = _is_now(hit, text, vocabulary)
+            if not now:
+                continue
+            quoted.append(report.quote(hit.start, hit.end))
+            if marker:
+                at = text.find(marker)
+                quoted.append(report.quote(at, at + len(marker)) if at >= 0 else marker)
+        if quoted:
+            kinds.append(table.label)
+            reasons.append(f"emergency ({table.label.replace('_', ' ')} now): {quote_all(quoted)}")
+    return EmergencyFinding(emergency=bool(kinds), kinds=tuple(kinds), reasons=tuple(reasons))

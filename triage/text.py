@@ -1,0 +1,203 @@
+"""Normalising a report's words before any vocabulary is matched.
+
+Reports arrive as 3 am texts, long emails and chat fragments: "nabour threatend 2 stab me",
+"loud musik", "he's got a knife!!". Everything after this module works on one canonical form:
+lower case, apostrophes dropped ("won't" -> "wont"), texting shorthand and common misspellings
+expanded from ``data/shorthand.yaml``, censored or leetspeak words ("p*ki", "n1gger") restored,
+quoted email history cut off, and sentence ends kept as ``.`` tokens so that cues are matched
+within one sentence. Each normalised word remembers the word the reporter wrote, so reasons
+can quote the report rather than our rewriting of it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from triage.vocabulary import load_data
+
+_TOKEN_RE = re.compile(r"[a-z0-9*#@$]+(?:['’][a-z0-9*#@$]+)*|[.!?;]+")
+_SENTENCE_END = "."
+_CENSOR_CHARS = frozenset("*#@$")
+_LEET = str.maketrans({"4": "a", "@": "a", "1": "i", "!": "i", "3": "e", "0": "o", "$": "s",
+                       "5": "s", "7": "t"})
+_CHARACTER_FOLDS = str.maketrans({
+    "‘": "'", "’": "'", "ʼ": "'", "`": "'", "´": "'", "“": '"', "”": '"', "–": "-", "—": "-",
+    "&": " and ", "/": " ", "_": " ", "-": " ", "+": " and ",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class NormalisedText:
+    """A report in canonical form, with a map back to the reporter's own words.
+
+    Attributes:
+        text: Normalised words joined by single spaces, with ``.`` for sentence ends.
+        words: The normalised words, in order.
+        written: For each normalised word, the word as the reporter wrote it.
+        starts: For each normalised word, its offset in ``text``.
+    """
+
+    text: str
+    words: tuple[str, ...]
+    written: tuple[str, ...]
+    starts: tuple[int, ...]
+
+    def quote(self, start: int, end: int) -> str:
+        """The reporter's own words behind ``text[start:end]``.
+
+        Args:
+            start: Offset of the first character in ``text``.
+            end: Offset just past the last character in ``text``.
+
+        Returns:
+            The written words covering that span, joined by spaces, with repeats removed
+            (one written word may have been expanded into several).
+        """
+        first = max(bisect_right(self.starts, start) - 1, 0)
+        last = max(bisect_right(self.starts, max(end - 1, start)) - 1, first)
+        quoted: list[str] = []
+        for word in self.written[first : last + 1]:
+            if not quoted or quoted[-1] != word:
+                quoted.append(word)
+        return " ".join(quoted)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shorthand:
+    words: dict[str, str]
+    digit_words: dict[str, str]
+    digit_word_neighbours: frozenset[str]
+    g_dropped: frozenset[str]
+    fuzzy_targets: tuple[str, ...]
+    protected: frozenset[str]
+    censor_targets: tuple[str, ...]
+    quoted_history: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def _shorthand() -> _Shorthand:
+    data = load_data("shorthand.yaml")
+    words = {str(k).lower(): str(v).lower() for k, v in data["words"].items()}
+    censor_targets = tuple(str(w) for w in data["censor_targets"])
+    fuzzy_targets = tuple(str(w) for w in data["fuzzy_targets"])
+    return _Shorthand(
+        words=words,
+        digit_words={str(k): str(v) for k, v in data["digit_words"].items()},
+        digit_word_neighbours=frozenset(str(w) for w in data["digit_word_neighbours"]),
+        g_dropped=frozenset(str(w) for w in data["g_dropped"]),
+        fuzzy_targets=fuzzy_targets,
+        protected=frozenset(str(w) for w in data["protected"]) | frozenset(words.values()),
+        censor_targets=censor_targets,
+        quoted_history=re.compile(str(data["quoted_history"]), re.IGNORECASE | re.MULTILINE),
+    )
+
+
+def _strip_quoted_history(text: str, shorthand: _Shorthand) -> str:
+    """Cut earlier messages quoted under an email reply; they are not this report."""
+    match = shorthand.quoted_history.search(text)
+    if match and match.start() > 0:
+        text = text[: match.start()]
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
+
+
+@lru_cache(maxsize=65536)
+def _uncensor(word: str) -> str:
+    """Restore a censored or leetspeak word ("p*ki", "f@ggot", "n1gger") from its targets."""
+    shorthand = _shorthand()
+    letters = sum(ch.isalpha() for ch in word)
+    if letters < 2:
+        return word
+    if any(ch in _CENSOR_CHARS for ch in word):
+        pieces = re.split(r"([*#@$]+)", word)
+        pattern = re.compile("".join(
+            f".{{{max(len(piece) - 1, 1)},{len(piece) + 1}}}" if piece[0] in _CENSOR_CHARS
+            else re.escape(piece.translate(_LEET))
+            for piece in pieces
+            if piece
+        ))
+        for target in shorthand.censor_targets:
+            if len(target) - 2 <= len(word) <= len(target) + 2 and pattern.fullmatch(target):
+                return target
+        leet = word.translate(_LEET)
+        return leet if leet in shorthand.censor_targets else word
+    leet = word.translate(_LEET)
+    return leet if leet in shorthand.censor_targets else word
+
+
+@lru_cache(maxsize=65536)
+def _correct(word: str) -> str:
+    """Correct a misspelt word that our vocabulary cares about, or leave it as it is."""
+    shorthand = _shorthand()
+    if len(word) < 5 or word in shorthand.protected or not word.isalpha():
+        return word
+    if word + "g" in shorthand.g_dropped:
+        return word + "g"
+    limit = 1 if len(word) < 8 else 2
+    found = process.extractOne(
+        word,
+        shorthand.fuzzy_targets,
+        scorer=DamerauLevenshtein.distance,
+        score_cutoff=limit,
+    )
+    if found is None:
+        return word
+    target = str(found[0])
+    return target if target[0] == word[0] else word
+
+
+def _expand(word: str, previous: str, following: str, shorthand: _Shorthand) -> str:
+    """One written word in canonical form (possibly several words, space-separated)."""
+    if word in shorthand.words:
+        return shorthand.words[word]
+    if word in shorthand.digit_words and (
+        previous in shorthand.digit_word_neighbours or following in shorthand.digit_word_neighbours
+    ):
+        return shorthand.digit_words[word]
+    if not word.isalnum():
+        return _uncensor(word)
+    if not word.isalpha():
+        uncensored = _uncensor(word)
+        return shorthand.words.get(uncensored, uncensored)
+    return _correct(word)
+
+
+def normalise(text: str) -> NormalisedText:
+    """Put a report into the canonical form every vocabulary is written against.
+
+    Args:
+        text: The report as received (SMS body, email text, chat message).
+
+    Returns:
+        The normalised text with a map back to the reporter's words.
+    """
+    shorthand = _shorthand()
+    text = unicodedata.normalize("NFKC", text)
+    text = _strip_quoted_history(text, shorthand).translate(_CHARACTER_FOLDS).lower()
+    raw = [m.group(0) for m in _TOKEN_RE.finditer(text)]
+    words: list[str] = []
+    written: list[str] = []
+    starts: list[int] = []
+    offset = 0
+    plain = [t.replace("'", "").replace("’", "") for t in raw]
+    for index, token in enumerate(plain):
+        if token[0] in ".!?;":
+            expanded = _SENTENCE_END
+        else:
+            previous = plain[index - 1] if index else ""
+            following = plain[index + 1] if index + 1 < len(plain) else ""
+            expanded = _expand(token, previous, following, shorthand)
+        for part in expanded.split():
+            words.append(part)
+            written.append(raw[index])
+            starts.append(offset)
+            offset += len(part) + 1
+    return NormalisedText(
+        text=" ".join(words), words=tuple(words), written=tuple(written), starts=tuple(starts)
+    )
