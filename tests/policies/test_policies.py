@@ -31,7 +31,10 @@ def due(p: Policy, priority: Priority, start: datetime = FRIDAY_4PM) -> datetime
 def test_every_profile_loads_and_names_its_seed(path: Path) -> None:
     loaded = load_settings(path, {}).policy
     seed = loaded.follows.removeprefix("seeds/")
-    assert (REPO.parent / "shared" / "seeds" / seed).name == seed and seed.endswith(".txt")
+    assert seed.endswith(".txt")
+    seeds = REPO.parent / "shared" / "seeds"
+    if seeds.is_dir():  # beside the clone on developers' machines and in CI
+        assert (seeds / seed).is_file(), f"{path.name} names a seed that does not exist"
     assert seed in path.read_text(encoding="utf-8").splitlines()[0]
     assert loaded.categories[Category.HATE_INCIDENT].priority is Priority.P1
 
