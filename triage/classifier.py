@@ -108,7 +108,9 @@ class _Vocabulary:
     severity_masks: Masks
 
 
-def _table(label: str, raw: Any, macros: Mapping[str, str], *, negatable: bool = False) -> PhraseTable:
+def _table(
+    label: str, raw: Any, macros: Mapping[str, str], *, negatable: bool = False
+) -> PhraseTable:
     phrases = sorted(weighted_phrases(raw), key=lambda p: -p[1])
     return PhraseTable(label, phrases, macros, negatable=negatable)
 
