@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from triage.emergency import find_emergency
-from triage.hate import find_hate
+from triage.emergency import emergency_vocabulary, judge_emergency
+from triage.hate import hate_vocabulary, judge_hate
 from triage.taxonomy import CATEGORY_LABELS, Category
 from triage.text import NormalisedText, normalise
 from triage.vocabulary import (
     Hit,
     Masks,
+    PhraseGroup,
     PhraseTable,
     expand_macros,
     load_data,
@@ -93,36 +94,49 @@ class Classification:
         return any(kind in self.severity for kind in kinds)
 
 
+_EXTRA_TABLES = (
+    "offensive_graffiti",
+    "not_asb_always",
+    "not_asb_reasonable_hours",
+    "late_hours",
+    "harm",
+    "third_party",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Vocabulary:
-    categories: tuple[tuple[Category, PhraseTable], ...]
+    """Every table of every vocabulary, matched in one pass over a report's words.
+
+    ``words`` holds, in order: the categories, the _EXTRA_TABLES, the severity cues and their
+    mask, the hate strands and their mask, the dangers and their mask. The slices below say
+    where each part is.
+    """
+
+    categories: tuple[Category, ...]
+    words: PhraseGroup
+    extras: slice
+    severity: slice
+    severity_mask: int
+    hate: slice
+    hate_mask: int
+    dangers: slice
+    danger_mask: int
     tie_break: Mapping[Category, int]
     fallback: Category
-    offensive_graffiti: PhraseTable
-    severity: tuple[PhraseTable, ...]
-    not_asb_always: PhraseTable
-    not_asb_reasonable_hours: PhraseTable
-    late_hours: PhraseTable
-    harm: PhraseTable
-    third_party: PhraseTable
-    severity_masks: Masks
 
 
 def _table(
     label: str, raw: Any, macros: Mapping[str, str], *, negatable: bool = False
 ) -> PhraseTable:
-    phrases = sorted(weighted_phrases(raw), key=lambda p: -p[1])
-    return PhraseTable(label, phrases, macros, negatable=negatable)
+    return PhraseTable(label, weighted_phrases(raw), macros, negatable=negatable)
 
 
 @lru_cache(maxsize=1)
 def _vocabulary() -> _Vocabulary:
     categories = load_data("categories.yaml")
     macros = expand_macros(categories.get("macros"))
-    tables = tuple(
-        (Category(name), _table(name, raw, macros))
-        for name, raw in categories["categories"].items()
-    )
+    tables = [_table(name, raw, macros) for name, raw in categories["categories"].items()]
     order = [Category(name) for name in categories["tie_break"]]
     severity = load_data("severity.yaml")
     severity_macros = expand_macros(severity.get("macros"))
@@ -131,28 +145,61 @@ def _vocabulary() -> _Vocabulary:
         raise ValueError(f"severity.yaml: unknown cue kinds {sorted(unknown)}")
     not_asb = load_data("not_asb.yaml")
     reporter = load_data("reporter.yaml")
+    extras = {
+        "offensive_graffiti": categories["offensive_graffiti"],
+        "not_asb_always": not_asb["always"],
+        "not_asb_reasonable_hours": not_asb["reasonable_hours"],
+        "late_hours": not_asb["aggravators"]["late_hours"],
+        "harm": not_asb["aggravators"]["harm"],
+        "third_party": reporter["third_party"],
+    }
+    severity_tables = [
+        _table(kind, raw, severity_macros, negatable=bool(severity.get("negatable")))
+        for kind, raw in severity["cues"].items()
+    ]
+    severity_mask = Masks("severity_mask", severity.get("masks") or (), severity_macros)
+    hate = hate_vocabulary()
+    emergency = emergency_vocabulary()
+    parts: list[list[PhraseTable]] = [
+        tables,
+        [_table(name, extras[name], macros) for name in _EXTRA_TABLES],
+        severity_tables,
+        [severity_mask.table],
+        list(hate.strands),
+        [hate.masks.table],
+        list(emergency.dangers),
+        [emergency.masks.table],
+    ]
+    bounds: list[int] = [0]
+    for part in parts:
+        bounds.append(bounds[-1] + len(part))
     return _Vocabulary(
-        categories=tables,
+        categories=tuple(Category(table.label) for table in tables),
+        words=PhraseGroup(table for part in parts for table in part),
+        extras=slice(bounds[1], bounds[2]),
+        severity=slice(bounds[2], bounds[3]),
+        severity_mask=bounds[3],
+        hate=slice(bounds[4], bounds[5]),
+        hate_mask=bounds[5],
+        dangers=slice(bounds[6], bounds[7]),
+        danger_mask=bounds[7],
         tie_break={category: index for index, category in enumerate(order)},
         fallback=Category(categories["fallback"]),
-        offensive_graffiti=_table("offensive_graffiti", categories["offensive_graffiti"], macros),
-        severity=tuple(
-            _table(kind, raw, severity_macros, negatable=bool(severity.get("negatable")))
-            for kind, raw in severity["cues"].items()
-        ),
-        not_asb_always=_table("not_asb", not_asb["always"], {}),
-        not_asb_reasonable_hours=_table("not_asb", not_asb["reasonable_hours"], {}),
-        late_hours=_table("late_hours", not_asb["aggravators"]["late_hours"], {}),
-        harm=_table("harm", not_asb["aggravators"]["harm"], {}),
-        third_party=_table("third_party", reporter["third_party"], {}),
-        severity_masks=Masks(severity.get("masks") or (), severity_macros),
     )
 
 
 def _score(hits: list[Hit]) -> int:
-    """A table's score: each distinct phrase counts once, so long emails do not snowball."""
+    """A table's score.
+
+    Overlapping hits count once, at the heaviest ("loud music" and "music" are one cue), and
+    each distinct phrase counts once, so that long emails do not snowball.
+    """
+    taken: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (-h.weight, h.start)):
+        if all(hit.end <= other.start or hit.start >= other.end for other in taken):
+            taken.append(hit)
     seen: dict[str, int] = {}
-    for hit in hits:
+    for hit in taken:
         seen.setdefault(hit.phrase, hit.weight)
     return sum(seen.values())
 
@@ -162,21 +209,17 @@ def _quote(report: NormalisedText, hits: list[Hit], limit: int = 4) -> str:
     return quote_all(report.quote(h.start, h.end) for h in ordered)
 
 
-def _not_asb(
-    report: NormalisedText, text: str, vocabulary: _Vocabulary
-) -> tuple[int, list[Hit], list[Hit]]:
+def _not_asb(extra: Mapping[str, list[Hit]]) -> tuple[int, list[Hit], list[Hit]]:
     """Score everyday-living cues, less those undone by aggravation.
 
     Returns:
         The everyday-living score, the cues that count, and the aggravators found.
     """
-    harm = vocabulary.harm.find(text)
-    if harm:
-        return 0, [], harm
-    always = vocabulary.not_asb_always.find(text)
-    reasonable = vocabulary.not_asb_reasonable_hours.find(text)
-    late = vocabulary.late_hours.find(text) if reasonable else []
-    counted = always + ([] if late else reasonable)
+    if extra["harm"]:
+        return 0, [], extra["harm"]
+    reasonable = extra["not_asb_reasonable_hours"]
+    late = extra["late_hours"] if reasonable else []
+    counted = extra["not_asb_always"] + ([] if late else reasonable)
     return _score(counted), counted, late
 
 
@@ -196,20 +239,24 @@ def classify(text: str, channel: str | None = None) -> Classification:
     report = normalise(text)
     reasons: list[str] = []
 
-    hate = find_hate(report)
+    found = vocabulary.words.find(report.text)
+
+    hate = judge_hate(report, found[vocabulary.hate], found[vocabulary.hate_mask])
     reasons.extend(hate.reasons)
 
     scored: list[tuple[Category, int, list[Hit]]] = []
-    for category, table in vocabulary.categories:
-        hits = table.find(report.text)
-        score = _score(hits)
+    extra = dict(zip(_EXTRA_TABLES, found[vocabulary.extras], strict=True))
+    for category, hits in zip(vocabulary.categories, found, strict=False):
+        score = _score(hits) if hits else 0
         if score > 0:
             scored.append((category, score, hits))
 
-    severity_text, _ = vocabulary.severity_masks.apply(report.text)
     severity: list[str] = []
-    for table in vocabulary.severity:
-        hits = table.find(severity_text)
+    severity_masked = found[vocabulary.severity_mask]
+    for table, hits in zip(
+        vocabulary.words.tables[vocabulary.severity], found[vocabulary.severity], strict=True
+    ):
+        hits = Masks.keep(hits, severity_masked)
         if hits:
             severity.append(table.label)
             reasons.append(f"{table.label.replace('_', ' ')}: {_quote(report, hits)}")
@@ -217,10 +264,12 @@ def classify(text: str, channel: str | None = None) -> Classification:
     hostility = bool(_HOSTILE_SEVERITY & set(severity)) or any(
         category in _HOSTILE_CATEGORIES for category, _, _ in scored
     )
-    emergency = find_emergency(report, hostility=hostility)
+    emergency = judge_emergency(
+        report, found[vocabulary.dangers], found[vocabulary.danger_mask], hostility=hostility
+    )
     reasons.extend(emergency.reasons)
 
-    everyday, everyday_hits, aggravators = _not_asb(report, report.text, vocabulary)
+    everyday, everyday_hits, aggravators = _not_asb(extra)
     best_other = max((score for _, score, _ in scored), default=0)
     not_asb = (
         everyday >= _NOT_ASB_MIN_SCORE
@@ -256,10 +305,10 @@ def classify(text: str, channel: str | None = None) -> Classification:
         )
 
     graffiti = any(category is Category.GRAFFITI for category, _ in ranked)
-    offensive = graffiti and (hate.hate or bool(vocabulary.offensive_graffiti.find(report.text)))
+    offensive = graffiti and (hate.hate or bool(extra["offensive_graffiti"]))
     if offensive:
         reasons.append("offensive graffiti: hateful or obscene words or symbols")
-    third_party_hits = vocabulary.third_party.find(report.text)
+    third_party_hits = extra["third_party"]
     if third_party_hits:
         reasons.append(f"reported on someone's behalf: {_quote(report, third_party_hits, 2)}")
 

@@ -10,6 +10,7 @@ breathe", "won't let me leave", "dog attacking my son", or a danger word beside 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,6 +18,7 @@ from triage.text import NormalisedText
 from triage.vocabulary import (
     Hit,
     Masks,
+    PhraseGroup,
     PhraseTable,
     expand,
     expand_macros,
@@ -48,7 +50,9 @@ class EmergencyFinding:
 
 
 @dataclass(frozen=True, slots=True)
-class _EmergencyVocabulary:
+class EmergencyVocabulary:
+    """The compiled emergency vocabulary: dangers, figurative uses set aside, time markers."""
+
     masks: Masks
     dangers: tuple[PhraseTable, ...]
     now_markers: re.Pattern[str]
@@ -56,7 +60,8 @@ class _EmergencyVocabulary:
 
 
 @lru_cache(maxsize=1)
-def _vocabulary() -> _EmergencyVocabulary:
+def emergency_vocabulary() -> EmergencyVocabulary:
+    """The vocabulary from ``data/emergency.yaml``, compiled once."""
     data = load_data("emergency.yaml")
     macros = expand_macros(data.get("macros"))
     dangers = tuple(
@@ -68,12 +73,18 @@ def _vocabulary() -> _EmergencyVocabulary:
         body = "|".join(expand(str(p), macros) for p in data[key])
         return re.compile(r"(?<![^ ])(?:" + body + r")(?![^ ])")
 
-    return _EmergencyVocabulary(
-        masks=Masks(data.get("masks") or (), macros),
+    return EmergencyVocabulary(
+        masks=Masks("emergency_mask", data.get("masks") or (), macros),
         dangers=dangers,
         now_markers=markers("now_markers"),
         past_markers=markers("past_markers"),
     )
+
+
+@lru_cache(maxsize=1)
+def _own_group() -> PhraseGroup:
+    vocabulary = emergency_vocabulary()
+    return PhraseGroup([*vocabulary.dangers, vocabulary.masks.table])
 
 
 def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -83,7 +94,7 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return (0 if left < 0 else left + len(_SENTENCE), len(text) if right < 0 else right)
 
 
-def _is_now(hit: Hit, text: str, vocabulary: _EmergencyVocabulary) -> tuple[bool, str]:
+def _is_now(hit: Hit, text: str, vocabulary: EmergencyVocabulary) -> tuple[bool, str]:
     """Whether a danger cue is happening now, and the now-marker that says so (if any)."""
     first, last = _sentence_bounds(text, hit.start, hit.end)
     sentence = text[first:last]
@@ -101,26 +112,30 @@ def _is_now(hit: Hit, text: str, vocabulary: _EmergencyVocabulary) -> tuple[bool
     return (True, marker.group(0)) if marker else (False, "")
 
 
-def find_emergency(report: NormalisedText, *, hostility: bool) -> EmergencyFinding:
-    """Decide whether a report describes danger happening now.
+def judge_emergency(
+    report: NormalisedText,
+    danger_hits: Iterable[list[Hit]],
+    masked: list[Hit],
+    *,
+    hostility: bool,
+) -> EmergencyFinding:
+    """Turn the hits of the danger tables into a finding (see :func:`find_emergency`).
 
     Args:
         report: The normalised report.
-        hostility: Whether the rest of the report shows hostility (threats, weapons, fear,
-            violence); "someone at my door now" is only danger beside it.
-
-    Returns:
-        The finding, with the kinds of danger and reasons quoting the report.
+        danger_hits: Hits per danger table, in :attr:`EmergencyVocabulary.dangers` order.
+        masked: Hits of the mask table; danger hits overlapping them do not count.
+        hostility: Whether the rest of the report shows hostility.
     """
-    vocabulary = _vocabulary()
-    text, _ = vocabulary.masks.apply(report.text)
+    vocabulary = emergency_vocabulary()
+    text = Masks.blank(report.text, masked)
     kinds: list[str] = []
     reasons: list[str] = []
-    for table in vocabulary.dangers:
+    for table, hits in zip(vocabulary.dangers, danger_hits, strict=True):
         if table.label in _SUPPORTING_KINDS and not hostility:
             continue
         quoted: list[str] = []
-        for hit in table.find(text):
+        for hit in Masks.keep(hits, masked):
             now, marker = _is_now(hit, text, vocabulary)
             if not now:
                 continue
@@ -132,3 +147,18 @@ def find_emergency(report: NormalisedText, *, hostility: bool) -> EmergencyFindi
             kinds.append(table.label)
             reasons.append(f"emergency ({table.label.replace('_', ' ')} now): {quote_all(quoted)}")
     return EmergencyFinding(emergency=bool(kinds), kinds=tuple(kinds), reasons=tuple(reasons))
+
+
+def find_emergency(report: NormalisedText, *, hostility: bool) -> EmergencyFinding:
+    """Decide whether a report describes danger happening now.
+
+    Args:
+        report: The normalised report.
+        hostility: Whether the rest of the report shows hostility (threats, weapons, fear,
+            violence); "someone at my door now" is only danger beside it.
+
+    Returns:
+        The finding, with the kinds of danger and reasons quoting the report.
+    """
+    found = _own_group().find(report.text)
+    return judge_emergency(report, found[:-1], found[-1], hostility=hostility)

@@ -11,6 +11,7 @@ vocabulary is in ``data/hate.yaml``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,6 +19,7 @@ from triage.text import NormalisedText
 from triage.vocabulary import (
     Hit,
     Masks,
+    PhraseGroup,
     PhraseTable,
     expand_macros,
     load_data,
@@ -64,13 +66,16 @@ class HateFinding:
 
 
 @dataclass(frozen=True, slots=True)
-class _HateVocabulary:
+class HateVocabulary:
+    """The compiled hate vocabulary: one table per strand, and the disclaimers to set aside."""
+
     masks: Masks
-    tables: tuple[PhraseTable, ...]
+    strands: tuple[PhraseTable, ...]
 
 
 @lru_cache(maxsize=1)
-def _vocabulary() -> _HateVocabulary:
+def hate_vocabulary() -> HateVocabulary:
+    """The vocabulary from ``data/hate.yaml``, compiled once."""
     data = load_data("hate.yaml")
     macros = expand_macros(data.get("macros"))
     tables: list[PhraseTable] = []
@@ -80,23 +85,28 @@ def _vocabulary() -> _HateVocabulary:
         phrases = weighted_phrases(body.get("phrases") or {})
         phrases += [(re.escape(str(slur)), 5, "slur") for slur in body.get("slurs") or ()]
         tables.append(PhraseTable(str(strand), phrases, macros))
-    return _HateVocabulary(masks=Masks(data.get("masks") or (), macros), tables=tuple(tables))
+    return HateVocabulary(
+        masks=Masks("hate_mask", data.get("masks") or (), macros), strands=tuple(tables)
+    )
 
 
-def find_hate(report: NormalisedText) -> HateFinding:
-    """Look for hostility towards a protected characteristic.
+@lru_cache(maxsize=1)
+def _own_group() -> PhraseGroup:
+    vocabulary = hate_vocabulary()
+    return PhraseGroup([*vocabulary.strands, vocabulary.masks.table])
+
+
+def judge_hate(
+    report: NormalisedText, strand_hits: Iterable[list[Hit]], masked: list[Hit]
+) -> HateFinding:
+    """Turn the hits of the strand tables into a finding (see :func:`find_hate`).
 
     Args:
         report: The normalised report.
-
-    Returns:
-        The finding, with the strands named and reasons quoting the report.
+        strand_hits: Hits per strand table, in :attr:`HateVocabulary.strands` order.
+        masked: Hits of the mask table; strand hits overlapping them do not count.
     """
-    vocabulary = _vocabulary()
-    text, _ = vocabulary.masks.apply(report.text)
-    hits: list[Hit] = []
-    for table in vocabulary.tables:
-        hits.extend(table.find(text))
+    hits = Masks.keep((hit for table_hits in strand_hits for hit in table_hits), masked)
     if not hits:
         return HateFinding(hate=False, strands=(), hits=(), reasons=())
     named = {hit.label for hit in hits}
@@ -108,3 +118,16 @@ def find_hate(report: NormalisedText) -> HateFinding:
         if strand in named
     )
     return HateFinding(hate=True, strands=strands, hits=tuple(hits), reasons=reasons)
+
+
+def find_hate(report: NormalisedText) -> HateFinding:
+    """Look for hostility towards a protected characteristic.
+
+    Args:
+        report: The normalised report.
+
+    Returns:
+        The finding, with the strands named and reasons quoting the report.
+    """
+    found = _own_group().find(report.text)
+    return judge_hate(report, found[:-1], found[-1])

@@ -28,7 +28,7 @@ _CENSOR_CHARS = frozenset("*#@$")
 _LEET = str.maketrans({"4": "a", "@": "a", "1": "i", "!": "i", "3": "e", "0": "o", "$": "s",
                        "5": "s", "7": "t"})
 _CHARACTER_FOLDS = str.maketrans({
-    "‘": "'", "’": "'", "ʼ": "'", "`": "'", "´": "'", "“": '"', "”": '"', "–": "-", "—": "-",
+    "‘": "'", "’": "'", "ʼ": "'", "`": "'", "´": "'", "“": '"', "”": '"', "–": " ", "—": " ",
     "&": " and ", "/": " ", "_": " ", "-": " ", "+": " and ",
 })
 
@@ -152,20 +152,20 @@ def _correct(word: str) -> str:
     return target if target[0] == word[0] else word
 
 
-def _expand(word: str, previous: str, following: str, shorthand: _Shorthand) -> str:
-    """One written word in canonical form (possibly several words, space-separated)."""
+@lru_cache(maxsize=65536)
+def _expand_word(word: str) -> tuple[str, ...]:
+    """One written word in canonical form: usually one word, sometimes several ("rn")."""
+    shorthand = _shorthand()
+    if word[0] in ".!?;":
+        return (_SENTENCE_END,)
     if word in shorthand.words:
-        return shorthand.words[word]
-    if word in shorthand.digit_words and (
-        previous in shorthand.digit_word_neighbours or following in shorthand.digit_word_neighbours
-    ):
-        return shorthand.digit_words[word]
+        return tuple(shorthand.words[word].split())
     if not word.isalnum():
-        return _uncensor(word)
+        return (_uncensor(word),)
     if not word.isalpha():
         uncensored = _uncensor(word)
-        return shorthand.words.get(uncensored, uncensored)
-    return _correct(word)
+        return tuple(shorthand.words.get(uncensored, uncensored).split())
+    return (_correct(word),)
 
 
 def normalise(text: str) -> NormalisedText:
@@ -180,20 +180,22 @@ def normalise(text: str) -> NormalisedText:
     shorthand = _shorthand()
     text = unicodedata.normalize("NFKC", text)
     text = _strip_quoted_history(text, shorthand).translate(_CHARACTER_FOLDS).lower()
-    raw = [m.group(0) for m in _TOKEN_RE.finditer(text)]
+    raw = _TOKEN_RE.findall(text)
+    plain = [t.replace("'", "") for t in raw]
     words: list[str] = []
     written: list[str] = []
     starts: list[int] = []
     offset = 0
-    plain = [t.replace("'", "").replace("’", "") for t in raw]
+    digit_words = shorthand.digit_words
     for index, token in enumerate(plain):
-        if token[0] in ".!?;":
-            expanded = _SENTENCE_END
+        if token in digit_words and (
+            (index and plain[index - 1] in shorthand.digit_word_neighbours)
+            or (index + 1 < len(plain) and plain[index + 1] in shorthand.digit_word_neighbours)
+        ):
+            expanded: tuple[str, ...] = (digit_words[token],)
         else:
-            previous = plain[index - 1] if index else ""
-            following = plain[index + 1] if index + 1 < len(plain) else ""
-            expanded = _expand(token, previous, following, shorthand)
-        for part in expanded.split():
+            expanded = _expand_word(token)
+        for part in expanded:
             words.append(part)
             written.append(raw[index])
             starts.append(offset)

@@ -17,6 +17,7 @@ after "not", "never", "didn't" ... is ignored.
 from __future__ import annotations
 
 import re
+import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,6 +77,95 @@ def expand_macros(raw: Mapping[str, Any] | None) -> dict[str, str]:
     return macros
 
 
+_ZERO_WIDTH = frozenset({sre_parse.ASSERT, sre_parse.ASSERT_NOT, sre_parse.AT})
+_REPEATS = frozenset({sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT})
+_MAX_FIRST_WORDS = 4000
+_MIN_PREFIX = 2
+_TOKEN_CACHE_SIZE = 50_000
+
+
+class _TooBroad(Exception):
+    """A phrase's first word cannot be listed; it is searched for everywhere instead."""
+
+
+def _charset(items: list[Any]) -> set[str] | None:
+    """The characters a character class can match, or None if it is too broad to list."""
+    chars: set[str] = set()
+    for op, av in items:
+        if op is sre_parse.LITERAL:
+            chars.add(chr(av))
+        elif op is sre_parse.RANGE and av[1] - av[0] < 12:
+            chars.update(chr(c) for c in range(av[0], av[1] + 1))
+        else:
+            return None
+    return chars
+
+
+def _first_words(items: list[Any], word: str, found: set[tuple[str, bool]]) -> None:
+    """Add to ``found`` every first word a parsed phrase can start with.
+
+    Each entry is ``(word, exact)``: exact words must equal a token of the text, inexact
+    ones must begin one ("harass" for ``harass\\w*``).
+    """
+    if len(found) > _MAX_FIRST_WORDS:
+        raise _TooBroad
+    for index, (op, av) in enumerate(items):
+        rest = items[index + 1 :]
+        if op in _ZERO_WIDTH:
+            continue
+        if op is sre_parse.LITERAL:
+            char = chr(av)
+            if char == " ":
+                if not word:
+                    raise _TooBroad
+                found.add((word, True))
+                return
+            word += char
+            continue
+        if op is sre_parse.IN:
+            chars = _charset(av)
+            if chars is None:
+                break
+            for char in chars:
+                _first_words([(sre_parse.LITERAL, ord(char)), *rest], word, found)
+            return
+        if op is sre_parse.SUBPATTERN:
+            _first_words([*av[-1], *rest], word, found)
+            return
+        if op is sre_parse.BRANCH:
+            for branch in av[1]:
+                _first_words([*branch, *rest], word, found)
+            return
+        if op in _REPEATS and av[0] == 0 and av[1] == 1:
+            _first_words([*av[2], *rest], word, found)
+            _first_words(list(rest), word, found)
+            return
+        break
+    else:
+        if not word:
+            raise _TooBroad
+        found.add((word, True))
+        return
+    if len(word) < _MIN_PREFIX:
+        raise _TooBroad
+    found.add((word, False))
+
+
+def first_words(pattern: str) -> set[tuple[str, bool]] | None:
+    """The words a phrase can start with, or None if they cannot be listed.
+
+    Python's ``re`` tries every branch of an alternation at every position, which with
+    hundreds of phrases per report is far too slow. Instead each phrase is indexed by the
+    words it can start with, and tried only where such a word stands.
+    """
+    found: set[tuple[str, bool]] = set()
+    try:
+        _first_words(sre_parse.parse(pattern), "", found)
+    except _TooBroad:
+        return None
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """One phrase found in a normalised report.
@@ -114,7 +204,7 @@ class Negation:
             text: The normalised (possibly masked) text.
             start: Where the hit starts.
         """
-        before = text[:start].rsplit(" . ", 1)[-1]
+        before = text[max(start - 80, 0) : start].rsplit(" . ", 1)[-1]
         window = " ".join(before.split()[-self._window :])
         return self._pattern.search(window) is not None
 
@@ -126,34 +216,50 @@ def negation() -> Negation:
 
 
 class Masks:
-    """Spans blanked out before a table is matched (figurative uses, disclaimers)."""
+    """Spans set aside before a table is read (figurative uses, disclaimers).
 
-    def __init__(self, phrases: Iterable[str], macros: Mapping[str, str]) -> None:
-        """Compile the mask phrases into one pattern."""
-        patterns = [expand(str(p), macros) for p in phrases]
-        self._pattern = (
-            re.compile(r"(?<![^ ])(?:" + "|".join(patterns) + r")(?![^ ])") if patterns else None
-        )
+    "The noise is killing me" is not a threat and "I'm not being racist but" is not hate: a
+    hit that overlaps a masked span does not count.
+    """
 
-    def apply(self, text: str) -> tuple[str, tuple[str, ...]]:
-        """Blank masked spans, keeping every offset.
+    def __init__(self, label: str, phrases: Iterable[str], macros: Mapping[str, str]) -> None:
+        """Compile the mask phrases into one table named ``label``."""
+        self.table = PhraseTable(label, [(str(p), 1, "") for p in phrases], macros)
 
-        Returns:
-            The masked text, and the masked phrases (for reasons).
-        """
-        if self._pattern is None:
-            return text, ()
-        found: list[str] = []
+    @staticmethod
+    def keep(hits: Iterable[Hit], masked: list[Hit]) -> list[Hit]:
+        """The hits that overlap no masked span."""
+        if not masked:
+            return list(hits)
+        return [
+            hit
+            for hit in hits
+            if all(hit.end <= mask.start or hit.start >= mask.end for mask in masked)
+        ]
 
-        def blank(match: re.Match[str]) -> str:
-            found.append(match.group(0))
-            return re.sub(r"[^ ]", "-", match.group(0))
+    @staticmethod
+    def blank(text: str, masked: list[Hit]) -> str:
+        """``text`` with the masked spans blanked out, keeping every offset."""
+        if not masked:
+            return text
+        chars = list(text)
+        for mask in masked:
+            for at in range(mask.start, mask.end):
+                if chars[at] != " ":
+                    chars[at] = "-"
+        return "".join(chars)
 
-        return self._pattern.sub(blank, text), tuple(found)
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    table: int
+    pattern: re.Pattern[str]
+    weight: int
+    tag: str
 
 
 class PhraseTable:
-    """All the phrases for one label, compiled into one regular expression."""
+    """The phrases for one label: a category, a hate strand, a kind of danger..."""
 
     def __init__(
         self,
@@ -173,37 +279,84 @@ class PhraseTable:
         """
         self.label = label
         self.negatable = negatable
-        self._weights: list[int] = []
-        self._tags: list[str] = []
-        parts: list[str] = []
-        for index, (phrase, weight, tag) in enumerate(phrases):
-            parts.append(f"(?P<p{index}>{expand(phrase, macros)})")
-            self._weights.append(weight)
-            self._tags.append(tag)
-        body = "|".join(parts) or "(?!)"
-        try:
-            self._pattern = re.compile(r"(?<![^ ])(?:" + body + r")(?![^ ])")
-        except re.error as exc:  # pragma: no cover - caught by the data tests
-            raise ValueError(f"bad phrase in table {label!r}: {exc}") from exc
+        self.phrases: list[tuple[str, int, str]] = []
+        for phrase, weight, tag in phrases:
+            pattern = expand(phrase, macros)
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad phrase in table {label!r}: {phrase!r}: {exc}") from exc
+            self.phrases.append((pattern, weight, tag))
+        self._group: PhraseGroup | None = None
 
     def find(self, text: str) -> list[Hit]:
-        """Every non-overlapping phrase of this table in ``text``, negated ones left out."""
-        hits: list[Hit] = []
-        for match in self._pattern.finditer(text):
-            if self.negatable and negation().negates(text, match.start()):
-                continue
-            index = int(str(match.lastgroup)[1:])
-            hits.append(
-                Hit(
-                    label=self.label,
-                    weight=self._weights[index],
-                    start=match.start(),
-                    end=match.end(),
-                    phrase=match.group(0),
-                    tag=self._tags[index],
-                )
-            )
-        return hits
+        """Every phrase of this table in ``text``, negated ones left out."""
+        if self._group is None:
+            self._group = PhraseGroup([self])
+        return self._group.find(text)[0]
+
+
+class PhraseGroup:
+    """Several tables matched against the same text in one pass over its words."""
+
+    def __init__(self, tables: Iterable[PhraseTable]) -> None:
+        """Index every phrase of the tables by the words it can start with."""
+        self.tables = tuple(tables)
+        self._exact: dict[str, list[_Phrase]] = {}
+        self._prefix: dict[str, list[_Phrase]] = {}
+        self._anywhere: list[_Phrase] = []
+        for number, table in enumerate(self.tables):
+            for pattern, weight, tag in table.phrases:
+                phrase = _Phrase(number, re.compile(" (?:" + pattern + ")(?= )"), weight, tag)
+                words = first_words(pattern)
+                if words is None:
+                    self._anywhere.append(phrase)
+                    continue
+                for word, exact in words:
+                    (self._exact if exact else self._prefix).setdefault(word, []).append(phrase)
+        self._prefix_lengths = sorted({len(word) for word in self._prefix})
+        self._by_token: dict[str, tuple[_Phrase, ...]] = {}
+
+    def _candidates(self, token: str) -> tuple[_Phrase, ...]:
+        """The phrases that can start at a word (memoised: words repeat across reports)."""
+        cached = self._by_token.get(token)
+        if cached is not None:
+            return cached
+        found = list(self._exact.get(token, ()))
+        for length in self._prefix_lengths:
+            if length > len(token):
+                break
+            found.extend(self._prefix.get(token[:length], ()))
+        if len(self._by_token) >= _TOKEN_CACHE_SIZE:
+            self._by_token.clear()
+        self._by_token[token] = result = tuple(dict.fromkeys(found))
+        return result
+
+    def find(self, text: str) -> list[list[Hit]]:
+        """Hits per table, in table order; a phrase is found wherever it matches."""
+        padded = f" {text} "
+        found: list[list[Hit]] = [[] for _ in self.tables]
+        position = 0
+        for token in text.split(" "):
+            for phrase in self._candidates(token):
+                match = phrase.pattern.match(padded, position)
+                if match:
+                    self._record(found, phrase, text, position, match.end() - 1)
+            position += len(token) + 1
+        for phrase in self._anywhere:
+            for match in phrase.pattern.finditer(padded):
+                self._record(found, phrase, text, match.start(), match.end() - 1)
+        return found
+
+    def _record(
+        self, found: list[list[Hit]], phrase: _Phrase, text: str, start: int, end: int
+    ) -> None:
+        table = self.tables[phrase.table]
+        if table.negatable and negation().negates(text, start):
+            return
+        found[phrase.table].append(
+            Hit(table.label, phrase.weight, start, end, text[start:end], phrase.tag)
+        )
 
 
 def weighted_phrases(raw: Mapping[Any, Any] | list[Any]) -> list[tuple[str, int, str]]:
