@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
+from intake.service import IntakeService
 from intake.settings import Settings, TeamSettings
 from storage.migrate import upgrade
 from storage.models import Officer
@@ -23,6 +26,13 @@ def build_storage(settings: Settings) -> Storage:
     return Storage.from_url(
         database.sqlalchemy_url(), echo=database.echo, pool_size=database.pool_size
     )
+
+
+def build_service(
+    settings: Settings, storage: Storage, clock: Callable[[], datetime] | None = None
+) -> IntakeService:
+    """The intake service over ``storage``."""
+    return IntakeService(storage, settings, clock=clock)
 
 
 def build_calendar(settings: Settings) -> WorkingCalendar:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from intake import __version__
 from intake.settings import ENV_CONFIG_PATH, ConfigError, Settings, load_settings
 
+if TYPE_CHECKING:
+    from storage.uow import Storage
+
+T = TypeVar("T")
 log = logging.getLogger("intake")
 
 
@@ -143,6 +152,134 @@ async def _serve(settings: Settings, host: str | None, port: int | None) -> None
             port if port is not None else settings.http.port,
         )
         await server.serve()
+    finally:
+        await storage.close()
+
+
+@main.command("chat")
+@click.option("--as", "sender", default=None,
+              help="Who is typing (a name or number); default: your login name.")
+@click.option("--at", "at", default=None,
+              help="Pretend the time is this ISO 8601 moment (for demonstrations and tests).")
+@click.pass_obj
+def chat(config: Path | None, sender: str | None, at: str | None) -> None:
+    """Talk to the bot in the terminal, through the real service and database.
+
+    Interactive on a terminal. Otherwise each input line is one message, and after the replies
+    to each line a line holding only --- is printed, so a script can converse turn by turn.
+    """
+    settings = _load(config)
+    logging.basicConfig(level=logging.WARNING)
+    fixed = _parse_time(at) if at else None
+    who = sender or os.environ.get("USER") or "terminal"
+    asyncio.run(_chat(settings, who, fixed))
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint="--at") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter("give a time zone, e.g. 2026-11-20T16:00:00+00:00",
+                                 param_hint="--at")
+    return moment
+
+
+async def _chat(settings: Settings, sender: str, fixed: datetime | None) -> None:
+    from channels import terminal
+    from intake.bootstrap import build_service, build_storage, migrate, sync_team
+
+    await migrate(settings)
+    storage = build_storage(settings)
+    interactive = sys.stdin.isatty()
+
+    def now() -> datetime:
+        return fixed or datetime.now(UTC)
+
+    try:
+        await sync_team(storage, settings.team)
+        service = build_service(settings, storage, clock=now)
+        if interactive:
+            click.echo("Type your report. HELP for help, EXIT to leave, Ctrl-D to quit.")
+        while True:
+            line = await asyncio.to_thread(_read_line, interactive)
+            if line is None:
+                break
+            handled = await service.handle(terminal.parse(line, sender, now()), inline=True)
+            click.echo(terminal.render(handled.replies))
+            if not interactive:
+                click.echo(terminal.TURN_END)
+            sys.stdout.flush()
+    finally:
+        await storage.close()
+
+
+def _read_line(interactive: bool) -> str | None:
+    try:
+        line = input("> ") if interactive else sys.stdin.readline()
+    except EOFError:
+        return None
+    if not interactive and line == "":
+        return None
+    return line.rstrip("\n")
+
+
+@main.group("cases")
+def cases_group() -> None:
+    """Look at cases."""
+
+
+@cases_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array.")
+@click.option("--status", default=None, help="open, incomplete or closed.")
+@click.option("--limit", default=100, show_default=True)
+@click.pass_obj
+def cases_list(config: Path | None, as_json: bool, status: str | None, limit: int) -> None:
+    """Cases, soonest deadline first."""
+    from intake.casefile import case_summaries
+
+    settings = _load(config)
+    rows = asyncio.run(_with_storage(settings, lambda s: case_summaries(s, status=status,
+                                                                           limit=limit)))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['reference']}  {row['priority']}  {row['status']:<10} "
+                   f"{row['category']:<24} due {row['deadline'] or '-'}")
+
+
+@cases_group.command("show")
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True, help="JSON.")
+@click.pass_obj
+def cases_show(config: Path | None, reference: str, as_json: bool) -> None:
+    """One case in full: triage, risk, incidents, advocate and transcript."""
+    from intake.casefile import case_detail
+
+    settings = _load(config)
+    detail = asyncio.run(_with_storage(settings, lambda s: case_detail(s, reference)))
+    if detail is None:
+        click.echo(f"no case {reference}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(detail, indent=2))
+        return
+    for key, value in detail.items():
+        if key != "transcript":
+            click.echo(f"{key}: {value}")
+    for line in detail["transcript"]:
+        click.echo(f"  [{line['at']}] {line['from']}: {line['text']}")
+
+
+async def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
+    from intake.bootstrap import build_storage, migrate
+
+    await migrate(settings)
+    storage = build_storage(settings)
+    try:
+        return await work(storage)
     finally:
         await storage.close()
 

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from sqlalchemy.engine import make_url
 
-from triage.policy import Policy
+from triage.policy import Duration, Policy
 
 ENV_PREFIX = "INTAKE_"
 ENV_CONFIG_PATH = "INTAKE_CONFIG"
@@ -164,6 +164,15 @@ class TeamSettings(Section):
         return self
 
 
+class ConversationSettings(Section):
+    """How the intake conversation behaves."""
+
+    language: Literal["en"] = "en"
+    idle_timeout: Duration = Duration.parse("2 hours")
+    """After this long without a reply a partial report is saved (and flagged if risky)."""
+    attachment_max_bytes: int = Field(default=10_000_000, ge=1)
+
+
 class Settings(Section):
     """Everything the service needs, validated before anything starts."""
 
@@ -172,6 +181,7 @@ class Settings(Section):
     database: DatabaseSettings = DatabaseSettings()
     policy: Policy
     team: TeamSettings = TeamSettings()
+    conversation: ConversationSettings = ConversationSettings()
 
 
 # --- loading ------------------------------------------------------------------------------
