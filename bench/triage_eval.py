@@ -191,7 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     policy = load_policy(args.config)
     files: list[Path] = [args.samples] if args.samples.exists() else []
-    files += args.data if args.data is not None else sorted((ROOT / "bench" / "data").glob("*.jsonl"))
+    if args.data is None:
+        files += sorted((ROOT / "bench" / "data").glob("*.jsonl"))
+    else:
+        files += args.data
     overall = Tally()
     per_file: dict[str, dict[str, Any]] = {}
     texts: list[str] = []
@@ -220,7 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key, value in figures.items():
             if key == "errors":
                 continue
-            shown = "n/a" if value is None else (f"{value:.1%}" if isinstance(value, float) else value)
+            shown = value if not isinstance(value, float) else f"{value:.1%}"
+            shown = "n/a" if value is None else shown
             print(f"  {key:<24} {shown}")
         for error in figures.get("errors", []):
             print(f"  ! {error['id']} {error['wrong']} {error['text']!r}")

@@ -204,6 +204,15 @@ def _score(hits: list[Hit]) -> int:
     return sum(seen.values())
 
 
+def _outside(hits: list[Hit], spans: list[Hit]) -> list[Hit]:
+    """The hits not inside any of ``spans``: words an everyday-living cue explains."""
+    return [
+        hit
+        for hit in hits
+        if not any(span.start <= hit.start and hit.end <= span.end for span in spans)
+    ]
+
+
 def _quote(report: NormalisedText, hits: list[Hit], limit: int = 4) -> str:
     ordered = sorted(hits, key=lambda h: (-h.weight, h.start))[:limit]
     return quote_all(report.quote(h.start, h.end) for h in ordered)
@@ -270,7 +279,9 @@ def classify(text: str, channel: str | None = None) -> Classification:
     reasons.extend(emergency.reasons)
 
     everyday, everyday_hits, aggravators = _not_asb(extra)
-    best_other = max((score for _, score, _ in scored), default=0)
+    best_other = max(
+        (_score(_outside(hits, everyday_hits)) for _, _, hits in scored), default=0
+    )
     not_asb = (
         everyday >= _NOT_ASB_MIN_SCORE
         and everyday > best_other
