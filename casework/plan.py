@@ -60,21 +60,36 @@ def plan_follow_ups(
     ref = facts.reference
     target = policy.priorities[facts.priority]
     planned = [
-        PlannedAction("first_contact_deadline", facts.deadline_at, f"{ref}:first_contact_deadline",
-                      {"deadline": facts.deadline_at.isoformat()}),
+        PlannedAction(
+            "first_contact_deadline",
+            facts.deadline_at,
+            f"{ref}:first_contact_deadline",
+            {"deadline": facts.deadline_at.isoformat()},
+        ),
     ]
     reminder = calendar.before(facts.deadline_at, target.remind_before)
     if reminder > now:
-        planned.append(PlannedAction("first_contact_reminder", reminder,
-                                     f"{ref}:first_contact_reminder"))
+        planned.append(
+            PlannedAction("first_contact_reminder", reminder, f"{ref}:first_contact_reminder")
+        )
     if facts.graffiti_due_at is not None:
-        planned.append(PlannedAction(
-            "graffiti_job", now, f"{ref}:graffiti_job",
-            {"due_at": facts.graffiti_due_at.isoformat(), "offensive": bool(facts.offensive_graffiti)},
-        ))
+        planned.append(
+            PlannedAction(
+                "graffiti_job",
+                now,
+                f"{ref}:graffiti_job",
+                {
+                    "due_at": facts.graffiti_due_at.isoformat(),
+                    "offensive": bool(facts.offensive_graffiti),
+                },
+            )
+        )
     if facts.priority is not Priority.P3 and not facts.anonymous:
-        planned.append(PlannedAction("update_reminder", now + update_interval(facts, policy),
-                                     f"{ref}:update_reminder:1"))
+        planned.append(
+            PlannedAction(
+                "update_reminder", now + update_interval(facts, policy), f"{ref}:update_reminder:1"
+            )
+        )
     closure_due = calendar.deadline(facts.received_at, policy.closure.no_new_reports_after)
     planned.append(PlannedAction("closure_check", closure_due, f"{ref}:closure_check:1"))
     return planned

@@ -157,10 +157,18 @@ async def _serve(settings: Settings, host: str | None, port: int | None) -> None
 
 
 @main.command("chat")
-@click.option("--as", "sender", default=None,
-              help="Who is typing (a name or number); default: your login name.")
-@click.option("--at", "at", default=None,
-              help="Pretend the time is this ISO 8601 moment (for demonstrations and tests).")
+@click.option(
+    "--as",
+    "sender",
+    default=None,
+    help="Who is typing (a name or number); default: your login name.",
+)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="Pretend the time is this ISO 8601 moment (for demonstrations and tests).",
+)
 @click.pass_obj
 def chat(config: Path | None, sender: str | None, at: str | None) -> None:
     """Talk to the bot in the terminal, through the real service and database.
@@ -181,8 +189,9 @@ def _parse_time(value: str) -> datetime:
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint="--at") from None
     if moment.tzinfo is None:
-        raise click.BadParameter("give a time zone, e.g. 2026-11-20T16:00:00+00:00",
-                                 param_hint="--at")
+        raise click.BadParameter(
+            "give a time zone, e.g. 2026-11-20T16:00:00+00:00", param_hint="--at"
+        )
     return moment
 
 
@@ -240,14 +249,17 @@ def cases_list(config: Path | None, as_json: bool, status: str | None, limit: in
     from intake.casefile import case_summaries
 
     settings = _load(config)
-    rows = asyncio.run(_with_storage(settings, lambda s: case_summaries(s, status=status,
-                                                                           limit=limit)))
+    rows = asyncio.run(
+        _with_storage(settings, lambda s: case_summaries(s, status=status, limit=limit))
+    )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['reference']}  {row['priority']}  {row['status']:<10} "
-                   f"{row['category']:<24} due {row['deadline'] or '-'}")
+        click.echo(
+            f"{row['reference']}  {row['priority']}  {row['status']:<10} "
+            f"{row['category']:<24} due {row['deadline'] or '-'}"
+        )
 
 
 @cases_group.command("show")

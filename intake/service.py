@@ -124,20 +124,26 @@ class IntakeService:
                 return await self._handle(uow, message, inline)
         except Exception as exc:
             # A bug in a step must not lose the report: keep the raw message and flag it.
-            log.exception("step failed for %s message %s", message.channel.value,
-                          _redact(message.external_id))
+            log.exception(
+                "step failed for %s message %s", message.channel.value, _redact(message.external_id)
+            )
             return await self._keep_failed(message, exc)
 
     async def _handle(self, uow: UnitOfWork, message: InboundMessage, inline: bool) -> Handled:
         recorded = await uow.inbound.record(
-            message.channel.value, message.external_id, message.raw or message.text.encode(),
+            message.channel.value,
+            message.external_id,
+            message.raw or message.text.encode(),
             sender=message.sender,
         )
         inbound = recorded.message
         if not recorded.first_delivery:
-            log.info("duplicate %s delivery ignored (inbound %s)", message.channel.value, inbound.id)
-            return Handled(_stored_replies(inbound.response), first_delivery=False,
-                           inbound_id=inbound.id)
+            log.info(
+                "duplicate %s delivery ignored (inbound %s)", message.channel.value, inbound.id
+            )
+            return Handled(
+                _stored_replies(inbound.response), first_delivery=False, inbound_id=inbound.id
+            )
         identity = await uow.people.identity(message.channel.value, message.sender)
         conversation = await uow.conversations.for_identity(identity.id)
         if conversation is None:
@@ -150,42 +156,67 @@ class IntakeService:
         conversation.case_id = await self._case_id(uow, result.state.case_ref)
         conversation.updated_at = message.received_at
         await uow.conversations.save(conversation)
-        await self._queue_replies(uow, result.replies, identity, inbound.id, inline,
-                                  result.state.case_ref or result.state.last_case_ref)
+        await self._queue_replies(
+            uow,
+            result.replies,
+            identity,
+            inbound.id,
+            inline,
+            result.state.case_ref or result.state.last_case_ref,
+        )
         if result.state.status in ("describing", "asking", "confirming"):
             await uow.actions.schedule(
                 "conversation_idle",
-                message.received_at + _timedelta(self.settings.conversation.idle_timeout.amount,
-                                                 self.settings.conversation.idle_timeout.unit),
+                message.received_at
+                + _timedelta(
+                    self.settings.conversation.idle_timeout.amount,
+                    self.settings.conversation.idle_timeout.unit,
+                ),
                 dedupe_key=f"idle:{conversation.id}:{conversation.version}",
                 payload={"conversation_id": conversation.id, "version": conversation.version},
             )
         await uow.inbound.mark(inbound, "processed", response=_serialise(result.replies))
         reference = result.state.case_ref or result.state.last_case_ref
-        return Handled(result.replies, first_delivery=True, case_reference=reference,
-                       inbound_id=inbound.id)
+        return Handled(
+            result.replies, first_delivery=True, case_reference=reference, inbound_id=inbound.id
+        )
 
     async def _keep_failed(self, message: InboundMessage, exc: Exception) -> Handled:
         async with self.storage.unit_of_work() as uow:
             recorded = await uow.inbound.record(
-                message.channel.value, message.external_id, message.raw or message.text.encode(),
+                message.channel.value,
+                message.external_id,
+                message.raw or message.text.encode(),
                 sender=message.sender,
             )
-            await uow.inbound.mark(recorded.message, "failed", error=type(exc).__name__,
-                                   response=_serialise((Reply(SAFE_FAILURE_TEXT),)))
-            await uow.actions.schedule(
-                "officer_flag", message.received_at,
-                dedupe_key=f"failed-inbound:{recorded.message.id}",
-                payload={"reason": "a message could not be processed",
-                         "inbound_id": recorded.message.id},
+            await uow.inbound.mark(
+                recorded.message,
+                "failed",
+                error=type(exc).__name__,
+                response=_serialise((Reply(SAFE_FAILURE_TEXT),)),
             )
-        return Handled((Reply(SAFE_FAILURE_TEXT),), first_delivery=True,
-                       inbound_id=recorded.message.id)
+            await uow.actions.schedule(
+                "officer_flag",
+                message.received_at,
+                dedupe_key=f"failed-inbound:{recorded.message.id}",
+                payload={
+                    "reason": "a message could not be processed",
+                    "inbound_id": recorded.message.id,
+                },
+            )
+        return Handled(
+            (Reply(SAFE_FAILURE_TEXT),), first_delivery=True, inbound_id=recorded.message.id
+        )
 
     # --- context --------------------------------------------------------------------------
 
-    async def _context(self, uow: UnitOfWork, identity: ChannelIdentity,
-                       state: ConversationState, message: InboundMessage) -> Context:
+    async def _context(
+        self,
+        uow: UnitOfWork,
+        identity: ChannelIdentity,
+        state: ConversationState,
+        message: InboundMessage,
+    ) -> Context:
         now = message.received_at
         known = await self._known_case(uow, identity, message)
         open_ref = None
@@ -199,24 +230,38 @@ class IntakeService:
         rota, on_call = self._rota, self.settings.team.on_call
 
         def allocate_officer(area: str | None, priority: Priority) -> Allocation | None:
-            chosen = allocate(rota, counts, area=area,
-                              p1_out_of_hours=priority is Priority.P1 and p1_out_of_hours,
-                              on_call=on_call)
+            chosen = allocate(
+                rota,
+                counts,
+                area=area,
+                p1_out_of_hours=priority is Priority.P1 and p1_out_of_hours,
+                on_call=on_call,
+            )
             return Allocation(chosen.id, chosen.name) if chosen else None
 
         return Context(
-            policy=self.policy, calendar=self.calendar, catalog=self.catalog, now=now,
+            policy=self.policy,
+            calendar=self.calendar,
+            catalog=self.catalog,
+            now=now,
             landlord=self.settings.service.landlord,
-            idle_timeout=_timedelta(self.settings.conversation.idle_timeout.amount,
-                                    self.settings.conversation.idle_timeout.unit),
-            known_case=known, open_case=open_ref, earlier_not_asb=earlier,
+            idle_timeout=_timedelta(
+                self.settings.conversation.idle_timeout.amount,
+                self.settings.conversation.idle_timeout.unit,
+            ),
+            known_case=known,
+            open_case=open_ref,
+            earlier_not_asb=earlier,
             allocate=allocate_officer,
         )
 
-    async def _known_case(self, uow: UnitOfWork, identity: ChannelIdentity,
-                          message: InboundMessage) -> KnownCase | None:
+    async def _known_case(
+        self, uow: UnitOfWork, identity: ChannelIdentity, message: InboundMessage
+    ) -> KnownCase | None:
         reference = message.in_reply_to_reference
-        match = REFERENCE_RE.search(message.text or "") or REFERENCE_RE.search(message.subject or "")
+        match = REFERENCE_RE.search(message.text or "") or REFERENCE_RE.search(
+            message.subject or ""
+        )
         if match:
             reference = f"ASB-{match.group(1)}-{int(match.group(2)):06d}"
         if not reference:
@@ -224,9 +269,11 @@ class IntakeService:
         case = await uow.cases.by_reference(reference)
         if case is None:
             return KnownCase(reference=reference, authorised=False, open=False)
-        return KnownCase(reference=case.reference,
-                         authorised=await self._may_add_to(uow, identity, case),
-                         open=case.status == "open")
+        return KnownCase(
+            reference=case.reference,
+            authorised=await self._may_add_to(uow, identity, case),
+            open=case.status == "open",
+        )
 
     async def _may_add_to(self, uow: UnitOfWork, identity: ChannelIdentity, case: Case) -> bool:
         """Only the identity that reported, the tenant, or the active advocate (R-07, R-10)."""
@@ -235,45 +282,58 @@ class IntakeService:
         if case.reporter_id is not None and case.reporter_id == identity.person_id:
             return True
         advocate = await uow.session.scalar(
-            select(Advocacy.advocate_id).where(Advocacy.case_id == case.id,
-                                               Advocacy.ended_at.is_(None)))
+            select(Advocacy.advocate_id).where(
+                Advocacy.case_id == case.id, Advocacy.ended_at.is_(None)
+            )
+        )
         return advocate is not None and advocate == identity.person_id
 
-    async def _earlier_not_asb(self, uow: UnitOfWork, identity: ChannelIdentity,
-                               now: datetime) -> tuple[str, ...]:
+    async def _earlier_not_asb(
+        self, uow: UnitOfWork, identity: ChannelIdentity, now: datetime
+    ) -> tuple[str, ...]:
         window = self.calendar.before(now, _backwards(self.policy.not_asb.repeat_window))
         rows = await uow.session.execute(
-            select(Case.reference, Case.received_at).where(
-                Case.not_asb.is_(True), Case.reporter_identity_id == identity.id,
+            select(Case.reference, Case.received_at)
+            .where(
+                Case.not_asb.is_(True),
+                Case.reporter_identity_id == identity.id,
                 Case.received_at >= window,
-            ).order_by(Case.received_at)
+            )
+            .order_by(Case.received_at)
         )
-        return tuple(
-            f"{ref}, {self.calendar.local(at):%-d %B}" for ref, at in rows.all()
-        )
+        return tuple(f"{ref}, {self.calendar.local(at):%-d %B}" for ref, at in rows.all())
 
     # --- effects --------------------------------------------------------------------------
 
-    async def _apply(self, uow: UnitOfWork, result: StepResult, identity: ChannelIdentity,
-                     inbound_id: int, conversation: Conversation,
-                     message: InboundMessage) -> StepResult:
+    async def _apply(
+        self,
+        uow: UnitOfWork,
+        result: StepResult,
+        identity: ChannelIdentity,
+        inbound_id: int,
+        conversation: Conversation,
+        message: InboundMessage,
+    ) -> StepResult:
         state = result.state
         reference = state.case_ref
         for effect in result.effects:
             if isinstance(effect, SaveCase):
-                reference = await self._save_case(uow, effect, identity, inbound_id, reference,
-                                                  state, message.received_at)
+                reference = await self._save_case(
+                    uow, effect, identity, inbound_id, reference, state, message.received_at
+                )
                 state.case_ref = reference
         if reference is None and REFERENCE_TOKEN in (state.last_case_ref or ""):
             reference = state.last_case_ref
         for effect in result.effects:
             if not isinstance(effect, SaveCase):
-                await self._apply_one(uow, effect, identity, inbound_id, reference, state,
-                                      message.received_at)
+                await self._apply_one(
+                    uow, effect, identity, inbound_id, reference, state, message.received_at
+                )
         replies = result.replies
         if reference:
-            replies = tuple(replace(r, text=r.text.replace(REFERENCE_TOKEN, reference))
-                            for r in replies)
+            replies = tuple(
+                replace(r, text=r.text.replace(REFERENCE_TOKEN, reference)) for r in replies
+            )
             if state.last_case_ref == REFERENCE_TOKEN:
                 state.last_case_ref = reference
         if state.status == "done" and state.case_ref:
@@ -287,21 +347,38 @@ class IntakeService:
             state.history = []
         return StepResult(state, replies, result.effects)
 
-    async def _apply_one(self, uow: UnitOfWork, effect: Effect, identity: ChannelIdentity,
-                         inbound_id: int, reference: str | None, state: ConversationState,
-                         now: datetime) -> None:
+    async def _apply_one(
+        self,
+        uow: UnitOfWork,
+        effect: Effect,
+        identity: ChannelIdentity,
+        inbound_id: int,
+        reference: str | None,
+        state: ConversationState,
+        now: datetime,
+    ) -> None:
         if isinstance(effect, AddIncident):
             case = await uow.cases.by_reference(effect.reference)
             if case is not None:
-                await uow.cases.add_incident(Incident(case_id=case.id, reported_at=now,
-                                                      description=effect.description,
-                                                      inbound_message_id=inbound_id))
+                await uow.cases.add_incident(
+                    Incident(
+                        case_id=case.id,
+                        reported_at=now,
+                        description=effect.description,
+                        inbound_message_id=inbound_id,
+                    )
+                )
                 case.updated_at = now
-                await uow.audit.record(f"reporter:{identity.id}", "incident.added",
-                                       case_id=case.id, at=now)
-                await uow.actions.schedule("incident_added", now, case_id=case.id,
-                                           dedupe_key=f"incident:{inbound_id}",
-                                           payload={"reference": case.reference})
+                await uow.audit.record(
+                    f"reporter:{identity.id}", "incident.added", case_id=case.id, at=now
+                )
+                await uow.actions.schedule(
+                    "incident_added",
+                    now,
+                    case_id=case.id,
+                    dedupe_key=f"incident:{inbound_id}",
+                    payload={"reference": case.reference},
+                )
         elif isinstance(effect, KeepEvidence):
             target = effect.reference or reference
             case = await uow.cases.by_reference(target) if target else None
@@ -315,63 +392,127 @@ class IntakeService:
         elif isinstance(effect, RequestCallback):
             case = await uow.cases.by_reference(effect.reference) if effect.reference else None
             await uow.actions.schedule(
-                "callback_request", now, case_id=case.id if case else None,
+                "callback_request",
+                now,
+                case_id=case.id if case else None,
                 dedupe_key=f"callback:{inbound_id}",
-                payload={"number": effect.number, "identity_id": identity.id,
-                         "channel": identity.channel},
+                payload={
+                    "number": effect.number,
+                    "identity_id": identity.id,
+                    "channel": identity.channel,
+                },
             )
         elif isinstance(effect, FlagForOfficer):
             flagged = effect.reference if effect.reference != REFERENCE_TOKEN else reference
             case = await uow.cases.by_reference(flagged) if flagged else None
             await uow.actions.schedule(
-                "officer_flag", now, case_id=case.id if case else None,
+                "officer_flag",
+                now,
+                case_id=case.id if case else None,
                 dedupe_key=f"flag:{inbound_id}:{effect.reason}",
                 payload={"reason": effect.reason, "identity_id": identity.id},
             )
 
-    async def _save_case(self, uow: UnitOfWork, effect: SaveCase, identity: ChannelIdentity,
-                         inbound_id: int, reference: str | None, state: ConversationState,
-                         now: datetime) -> str:
+    async def _save_case(
+        self,
+        uow: UnitOfWork,
+        effect: SaveCase,
+        identity: ChannelIdentity,
+        inbound_id: int,
+        reference: str | None,
+        state: ConversationState,
+        now: datetime,
+    ) -> str:
         draft = effect.draft
         case = await uow.cases.by_reference(reference) if reference else None
         created = case is None
         if case is None:
             year = self.calendar.local(draft.received_at).year
-            case = Case(reference=await uow.cases.next_reference(year), received_at=draft.received_at,
-                        reporter_identity_id=identity.id, created_at=now,
-                        priority=draft.priority, category=draft.category, status=effect.status)
+            case = Case(
+                reference=await uow.cases.next_reference(year),
+                received_at=draft.received_at,
+                reporter_identity_id=identity.id,
+                created_at=now,
+                priority=draft.priority,
+                category=draft.category,
+                status=effect.status,
+            )
             await uow.cases.add(case)
-            await uow.cases.add_incident(Incident(case_id=case.id, reported_at=draft.received_at,
-                                                  description=draft.description,
-                                                  category=draft.category,
-                                                  inbound_message_id=inbound_id))
-            await uow.audit.record(f"reporter:{identity.id}", "case.created", case_id=case.id,
-                                   at=now, detail={"channel": identity.channel})
+            await uow.cases.add_incident(
+                Incident(
+                    case_id=case.id,
+                    reported_at=draft.received_at,
+                    description=draft.description,
+                    category=draft.category,
+                    inbound_message_id=inbound_id,
+                )
+            )
+            await uow.audit.record(
+                f"reporter:{identity.id}",
+                "case.created",
+                case_id=case.id,
+                at=now,
+                detail={"channel": identity.channel},
+            )
         await self._fill_case(uow, case, draft, identity, effect.status, now)
         if draft.risk_level is not None:
-            uow.session.add(RiskAssessment(
-                case_id=case.id, answers=draft.risk_answers, score=draft.risk_score or 0,
-                level=draft.risk_level, support_referral=draft.support_referral,
-                reasons=list(draft.risk_reasons), assessed_at=now))
+            uow.session.add(
+                RiskAssessment(
+                    case_id=case.id,
+                    answers=draft.risk_answers,
+                    score=draft.risk_score or 0,
+                    level=draft.risk_level,
+                    support_referral=draft.support_referral,
+                    reasons=list(draft.risk_reasons),
+                    assessed_at=now,
+                )
+            )
         await self._link_pending_evidence(uow, case, state)
         if effect.alert:
-            await uow.actions.schedule("alert_officer", now, case_id=case.id,
-                                       dedupe_key=f"{case.reference}:alert:{effect.alert}",
-                                       payload={"reason": effect.alert})
+            await uow.actions.schedule(
+                "alert_officer",
+                now,
+                case_id=case.id,
+                dedupe_key=f"{case.reference}:alert:{effect.alert}",
+                payload={"reason": effect.alert},
+            )
         if effect.submitted:
             await self._record_consents(uow, case, draft, identity, inbound_id, now)
-            for planned in plan_follow_ups(self._facts(case, draft), self.policy,
-                                           self.calendar, now):
-                await uow.actions.schedule(planned.kind, planned.due_at, case_id=case.id,
-                                           dedupe_key=planned.dedupe_key, payload=planned.payload)
-            await uow.audit.record(f"reporter:{identity.id}", "case.submitted", case_id=case.id,
-                                   at=now, detail={"priority": case.priority})
-        log.info("case %s %s (%s, %s)", case.reference, "created" if created else "updated",
-                 case.priority, case.category)
+            for planned in plan_follow_ups(
+                self._facts(case, draft), self.policy, self.calendar, now
+            ):
+                await uow.actions.schedule(
+                    planned.kind,
+                    planned.due_at,
+                    case_id=case.id,
+                    dedupe_key=planned.dedupe_key,
+                    payload=planned.payload,
+                )
+            await uow.audit.record(
+                f"reporter:{identity.id}",
+                "case.submitted",
+                case_id=case.id,
+                at=now,
+                detail={"priority": case.priority},
+            )
+        log.info(
+            "case %s %s (%s, %s)",
+            case.reference,
+            "created" if created else "updated",
+            case.priority,
+            case.category,
+        )
         return case.reference
 
-    async def _fill_case(self, uow: UnitOfWork, case: Case, draft: CaseDraft,
-                         identity: ChannelIdentity, status: str, now: datetime) -> None:
+    async def _fill_case(
+        self,
+        uow: UnitOfWork,
+        case: Case,
+        draft: CaseDraft,
+        identity: ChannelIdentity,
+        status: str,
+        now: datetime,
+    ) -> None:
         answers = draft.answers
         case.status = status if case.status != "open" else "open"
         case.priority, case.category = draft.priority, draft.category
@@ -384,23 +525,38 @@ class IntakeService:
         case.anonymous = draft.anonymous
         case.summary = draft.description[:500]
         case.location = str(answers.get("graffiti_location") or answers.get("where") or "") or None
-        case.area_code = area_for(" ".join(str(answers.get(k) or "") for k in
-                                           ("where", "reporter_address", "tenant_address")),
-                                  self._area_markers)
+        case.area_code = area_for(
+            " ".join(
+                str(answers.get(k) or "") for k in ("where", "reporter_address", "tenant_address")
+            ),
+            self._area_markers,
+        )
         case.update_every_days = draft.update_every_days
-        case.preferred_contact = str(answers.get("tenant_preferred_contact")
-                                     or answers.get("contact_method") or "") or None
+        case.preferred_contact = (
+            str(answers.get("tenant_preferred_contact") or answers.get("contact_method") or "")
+            or None
+        )
         case.adjustments = {
-            key: answers[key] for key in ("adjustments", "interpreter_language", "safe_messages",
-                                          "da_safe_contact", "contact_phone", "contact_email",
-                                          "support")
+            key: answers[key]
+            for key in (
+                "adjustments",
+                "interpreter_language",
+                "safe_messages",
+                "da_safe_contact",
+                "contact_phone",
+                "contact_email",
+                "support",
+            )
             if answers.get(key) not in (None, "", [])
         }
         if case.officer_id is None:
-            chosen = allocate(self._rota, await uow.officers.open_case_counts(),
-                              area=case.area_code,
-                              p1_out_of_hours=draft.priority == "P1" and not self.calendar.is_open(now),
-                              on_call=self.settings.team.on_call)
+            chosen = allocate(
+                self._rota,
+                await uow.officers.open_case_counts(),
+                area=case.area_code,
+                p1_out_of_hours=draft.priority == "P1" and not self.calendar.is_open(now),
+                on_call=self.settings.team.on_call,
+            )
             if chosen is not None and await uow.officers.get(chosen.id) is not None:
                 case.officer_id = chosen.id
         case.updated_at = now
@@ -417,55 +573,87 @@ class IntakeService:
                 person.address = str(address or person.address or "") or None
         await uow.session.flush()
 
-    async def _third_party(self, uow: UnitOfWork, case: Case, draft: CaseDraft,
-                           identity: ChannelIdentity) -> None:
+    async def _third_party(
+        self, uow: UnitOfWork, case: Case, draft: CaseDraft, identity: ChannelIdentity
+    ) -> None:
         answers = draft.answers
         if case.reporter_id is None:
-            tenant = Person(name=str(answers.get("tenant_name") or "") or None,
-                            address=str(answers.get("tenant_address") or "") or None)
+            tenant = Person(
+                name=str(answers.get("tenant_name") or "") or None,
+                address=str(answers.get("tenant_address") or "") or None,
+            )
             uow.session.add(tenant)
             await uow.session.flush()
             case.reporter_id = tenant.id
             contact = str(answers.get("tenant_contact") or "")
             channel, address = _contact_identity(contact)
             if channel and address and await uow.people.find_identity(channel, address) is None:
-                uow.session.add(ChannelIdentity(person_id=tenant.id, channel=channel,
-                                                address=address))
-        active = await uow.session.scalar(select(Advocacy).where(
-            Advocacy.case_id == case.id, Advocacy.ended_at.is_(None)))
+                uow.session.add(
+                    ChannelIdentity(person_id=tenant.id, channel=channel, address=address)
+                )
+        active = await uow.session.scalar(
+            select(Advocacy).where(Advocacy.case_id == case.id, Advocacy.ended_at.is_(None))
+        )
         if active is None:
             advocate = await uow.session.get(Person, identity.person_id)
             if advocate is not None and answers.get("advocate_name"):
                 advocate.name = str(answers["advocate_name"])[:200]
-            uow.session.add(Advocacy(case_id=case.id, advocate_id=identity.person_id,
-                                     relationship_to_tenant=str(answers.get("advocate_name") or "")
-                                     [:200] or None))
+            uow.session.add(
+                Advocacy(
+                    case_id=case.id,
+                    advocate_id=identity.person_id,
+                    relationship_to_tenant=str(answers.get("advocate_name") or "")[:200] or None,
+                )
+            )
 
-    async def _record_consents(self, uow: UnitOfWork, case: Case, draft: CaseDraft,
-                               identity: ChannelIdentity, inbound_id: int, now: datetime) -> None:
+    async def _record_consents(
+        self,
+        uow: UnitOfWork,
+        case: Case,
+        draft: CaseDraft,
+        identity: ChannelIdentity,
+        inbound_id: int,
+        now: datetime,
+    ) -> None:
         answers = draft.answers
-        kinds = {"share_with_police": answers.get("share_consent"),
-                 "share_with_council": answers.get("share_consent"),
-                 "tenant_consents_to_advocate": answers.get("tenant_consent")}
+        kinds = {
+            "share_with_police": answers.get("share_consent"),
+            "share_with_council": answers.get("share_consent"),
+            "tenant_consents_to_advocate": answers.get("tenant_consent"),
+        }
         for kind, answer in kinds.items():
             if answer in ("yes", "no"):
-                uow.session.add(ConsentRecord(
-                    case_id=case.id, person_id=identity.person_id, kind=kind,
-                    given=answer == "yes", recorded_at=now, inbound_message_id=inbound_id,
-                    note="given by the advocate on the tenant's behalf"
-                    if kind == "tenant_consents_to_advocate" else None))
+                uow.session.add(
+                    ConsentRecord(
+                        case_id=case.id,
+                        person_id=identity.person_id,
+                        kind=kind,
+                        given=answer == "yes",
+                        recorded_at=now,
+                        inbound_message_id=inbound_id,
+                        note="given by the advocate on the tenant's behalf"
+                        if kind == "tenant_consents_to_advocate"
+                        else None,
+                    )
+                )
 
     def _facts(self, case: Case, draft: CaseDraft) -> CaseFacts:
         return CaseFacts(
-            reference=case.reference, priority=Priority(case.priority),
-            category=Category(case.category), received_at=case.received_at,
-            deadline_at=draft.deadline_at, hate=case.hate, anonymous=case.anonymous,
-            graffiti_due_at=draft.graffiti_due_at, offensive_graffiti=draft.offensive_graffiti,
+            reference=case.reference,
+            priority=Priority(case.priority),
+            category=Category(case.category),
+            received_at=case.received_at,
+            deadline_at=draft.deadline_at,
+            hate=case.hate,
+            anonymous=case.anonymous,
+            graffiti_due_at=draft.graffiti_due_at,
+            offensive_graffiti=draft.offensive_graffiti,
             update_every_days=draft.update_every_days,
         )
 
-    async def _keep_evidence(self, uow: UnitOfWork, attachments: Sequence[Attachment],
-                             case: Case | None, inbound_id: int) -> list[int]:
+    async def _keep_evidence(
+        self, uow: UnitOfWork, attachments: Sequence[Attachment], case: Case | None, inbound_id: int
+    ) -> list[int]:
         ids = []
         limit = self.settings.conversation.attachment_max_bytes
         for attachment in attachments:
@@ -479,9 +667,13 @@ class IntakeService:
                     path.write_bytes(data)
                 stored = str(path)
             evidence = Evidence(
-                case_id=case.id if case else None, inbound_message_id=inbound_id,
-                kind=attachment.kind, content_type=attachment.content_type,
-                filename=attachment.filename, size=attachment.size or len(data), sha256=digest,
+                case_id=case.id if case else None,
+                inbound_message_id=inbound_id,
+                kind=attachment.kind,
+                content_type=attachment.content_type,
+                filename=attachment.filename,
+                size=attachment.size or len(data),
+                sha256=digest,
                 stored_at=stored or (attachment.url or "not fetched"),
             )
             uow.session.add(evidence)
@@ -489,8 +681,9 @@ class IntakeService:
             ids.append(evidence.id)
         return ids
 
-    async def _link_pending_evidence(self, uow: UnitOfWork, case: Case,
-                                     state: ConversationState) -> None:
+    async def _link_pending_evidence(
+        self, uow: UnitOfWork, case: Case, state: ConversationState
+    ) -> None:
         for evidence_id in state.answers.pop("_evidence_ids", []):
             evidence = await uow.session.get(Evidence, evidence_id)
             if evidence is not None and evidence.case_id is None:
@@ -502,21 +695,35 @@ class IntakeService:
         case = await uow.cases.by_reference(reference)
         return case.id if case else None
 
-    async def _queue_replies(self, uow: UnitOfWork, replies: Sequence[Reply],
-                             identity: ChannelIdentity, inbound_id: int, inline: bool,
-                             reference: str | None) -> None:
+    async def _queue_replies(
+        self,
+        uow: UnitOfWork,
+        replies: Sequence[Reply],
+        identity: ChannelIdentity,
+        inbound_id: int,
+        inline: bool,
+        reference: str | None,
+    ) -> None:
         case_id = await self._case_id(uow, reference)
         for index, reply in enumerate(replies):
-            await uow.outbox.enqueue(OutboxMessage(
-                idempotency_key=f"reply:{inbound_id}:{index}",
-                channel=identity.channel, recipient=identity.address, identity_id=identity.id,
-                case_id=case_id, body=reply.text,
-                extra={"options": [[o.value, o.label] for o in reply.options],
-                       "multiple": reply.multiple, "question_id": reply.question_id,
-                       "urgent": reply.urgent},
-                status="inline" if inline else "pending",
-                next_attempt_at=self.clock(),
-            ))
+            await uow.outbox.enqueue(
+                OutboxMessage(
+                    idempotency_key=f"reply:{inbound_id}:{index}",
+                    channel=identity.channel,
+                    recipient=identity.address,
+                    identity_id=identity.id,
+                    case_id=case_id,
+                    body=reply.text,
+                    extra={
+                        "options": [[o.value, o.label] for o in reply.options],
+                        "multiple": reply.multiple,
+                        "question_id": reply.question_id,
+                        "urgent": reply.urgent,
+                    },
+                    status="inline" if inline else "pending",
+                    next_attempt_at=self.clock(),
+                )
+            )
 
     # --- idle conversations ---------------------------------------------------------------
 
@@ -535,15 +742,30 @@ class IntakeService:
                 return False
             state = ConversationState.from_dict(conversation.state)
             now = self.clock()
-            ctx = Context(policy=self.policy, calendar=self.calendar, catalog=self.catalog,
-                          now=now, landlord=self.settings.service.landlord)
+            ctx = Context(
+                policy=self.policy,
+                calendar=self.calendar,
+                catalog=self.catalog,
+                now=now,
+                landlord=self.settings.service.landlord,
+            )
             result = on_idle(state, ctx)
             if not result.effects:
                 return False
-            result = await self._apply(uow, result, identity, 0, conversation,
-                                       InboundMessage(channel=_channel(identity.channel),
-                                                      sender=identity.address, external_id="",
-                                                      text="", received_at=now))
+            result = await self._apply(
+                uow,
+                result,
+                identity,
+                0,
+                conversation,
+                InboundMessage(
+                    channel=_channel(identity.channel),
+                    sender=identity.address,
+                    external_id="",
+                    text="",
+                    received_at=now,
+                ),
+            )
             conversation.state = result.state.to_dict()
             await uow.conversations.save(conversation)
             return True
@@ -561,7 +783,9 @@ class IntakeService:
                 await uow.actions.finish(action, self.clock())
         saved = 0
         for _, payload in jobs:
-            saved += await self.expire_idle(int(payload["conversation_id"]), int(payload["version"]))
+            saved += await self.expire_idle(
+                int(payload["conversation_id"]), int(payload["version"])
+            )
         return saved
 
 
@@ -584,8 +808,11 @@ def _contact_identity(contact: str) -> tuple[str | None, str | None]:
 
 
 def _timedelta(amount: int, unit: str) -> timedelta:
-    return {"minutes": timedelta(minutes=amount), "hours": timedelta(hours=amount),
-            "days": timedelta(days=amount)}.get(unit, timedelta(hours=amount))
+    return {
+        "minutes": timedelta(minutes=amount),
+        "hours": timedelta(hours=amount),
+        "days": timedelta(days=amount),
+    }.get(unit, timedelta(hours=amount))
 
 
 def _backwards(duration: Any) -> Any:
@@ -599,8 +826,17 @@ def _backwards(duration: Any) -> Any:
 def _serialise(replies: Sequence[Reply]) -> str:
     import json
 
-    return json.dumps([{"text": r.text, "options": [[o.value, o.label] for o in r.options],
-                        "multiple": r.multiple, "urgent": r.urgent} for r in replies])
+    return json.dumps(
+        [
+            {
+                "text": r.text,
+                "options": [[o.value, o.label] for o in r.options],
+                "multiple": r.multiple,
+                "urgent": r.urgent,
+            }
+            for r in replies
+        ]
+    )
 
 
 def _stored_replies(response: str | None) -> tuple[Reply, ...]:
@@ -610,9 +846,15 @@ def _stored_replies(response: str | None) -> tuple[Reply, ...]:
 
     if not response:
         return ()
-    return tuple(Reply(r["text"], options=tuple(Option(v, label) for v, label in r["options"]),
-                       multiple=r.get("multiple", False), urgent=r.get("urgent", False))
-                 for r in json.loads(response))
+    return tuple(
+        Reply(
+            r["text"],
+            options=tuple(Option(v, label) for v, label in r["options"]),
+            multiple=r.get("multiple", False),
+            urgent=r.get("urgent", False),
+        )
+        for r in json.loads(response)
+    )
 
 
 def _redact(value: str) -> str:

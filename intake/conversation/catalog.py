@@ -46,9 +46,7 @@ class Catalog:
 
     def placeholders(self, key: str) -> set[str]:
         """The ``{names}`` a text expects."""
-        return {
-            name for _, name, _, _ in string.Formatter().parse(self.texts[key]) if name
-        }
+        return {name for _, name, _, _ in string.Formatter().parse(self.texts[key]) if name}
 
 
 @lru_cache(maxsize=8)

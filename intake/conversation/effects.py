@@ -11,7 +11,7 @@ from typing import Any
 
 from intake.messages import Attachment
 
-REFERENCE_TOKEN = "\x00REFERENCE\x00"
+REFERENCE_TOKEN = "\x00REFERENCE\x00"  # noqa: S105 - a placeholder, not a secret
 """Stands in reply text for a case reference that the service allocates when it saves."""
 
 

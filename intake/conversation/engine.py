@@ -155,9 +155,17 @@ def step(state: ConversationState, message: InboundMessage, ctx: Context) -> Ste
     Returns:
         The new state, the replies in order (safety text first) and the effects to carry out.
     """
-    turn = _Turn(dataclasses.replace(state, answers=dict(state.answers),
-                                     prefilled=list(state.prefilled), history=list(state.history),
-                                     pending=list(state.pending)), message, ctx)
+    turn = _Turn(
+        dataclasses.replace(
+            state,
+            answers=dict(state.answers),
+            prefilled=list(state.prefilled),
+            history=list(state.history),
+            pending=list(state.pending),
+        ),
+        message,
+        ctx,
+    )
     if message.channel is Channel.EMAIL:
         turn.state.batch = True
     text = message.text.strip()
@@ -189,8 +197,11 @@ def on_idle(state: ConversationState, ctx: Context) -> StepResult:
     Called by the idle-timeout job. Nothing is ever dropped: a partial report with a
     description becomes an ``incomplete`` case; one with a risk signal also alerts an officer.
     """
-    turn = _Turn(dataclasses.replace(state, answers=dict(state.answers)),
-                 InboundMessage(Channel.TERMINAL, "", "", "", ctx.now), ctx)
+    turn = _Turn(
+        dataclasses.replace(state, answers=dict(state.answers)),
+        InboundMessage(Channel.TERMINAL, "", "", "", ctx.now),
+        ctx,
+    )
     if state.status in ("describing", "asking", "confirming", "exited") and state.description:
         _save_partial(turn)
     return StepResult(turn.state, (), tuple(turn.effects))
@@ -203,9 +214,19 @@ _COMMAND_WORDS: dict[str, tuple[str, ...]] = {
     "stop": ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"),
     "start": ("start", "unstop", "yes start"),
     "start_over": ("start over", "startover", "restart", "start again", "new report"),
-    "human": ("human", "speak to someone", "talk to someone", "speak to a person",
-              "talk to a person", "call me", "agent", "operator", "person", "callback",
-              "call back"),
+    "human": (
+        "human",
+        "speak to someone",
+        "talk to someone",
+        "speak to a person",
+        "talk to a person",
+        "call me",
+        "agent",
+        "operator",
+        "person",
+        "callback",
+        "call back",
+    ),
     "exit": ("exit", "x", "leave", "hide"),
     "back": ("back", "go back", "undo"),
 }
@@ -252,8 +273,12 @@ def _start_over(turn: _Turn) -> None:
     if turn.state.status in ("describing", "asking", "confirming") and turn.state.description:
         _save_partial(turn)
     last = turn.state.last_case_ref
-    turn.state = ConversationState(status="describing", batch=turn.state.batch,
-                                   last_case_ref=last, language=turn.state.language)
+    turn.state = ConversationState(
+        status="describing",
+        batch=turn.state.batch,
+        last_case_ref=last,
+        language=turn.state.language,
+    )
     turn.say("start_over")
 
 
@@ -318,8 +343,9 @@ def _describe(turn: _Turn, text: str) -> None:
         return
     if state.status in ("done", "exited"):
         last = state.last_case_ref
-        turn.state = state = ConversationState(batch=state.batch, last_case_ref=last,
-                                               language=state.language)
+        turn.state = state = ConversationState(
+            batch=state.batch, last_case_ref=last, language=state.language
+        )
     if not text or _GREETING_RE.match(text) or len(text) < 3:
         if state.status == "new":
             turn.say("greeting")
@@ -381,7 +407,10 @@ def _after_answer(turn: _Turn) -> None:
 
 
 def _confirming(turn: _Turn, text: str) -> None:
-    value = parse_choice(text, _options(turn, ("send", "change")), ) or _yes_no_as(text, "send", "change")
+    value = parse_choice(
+        text,
+        _options(turn, ("send", "change")),
+    ) or _yes_no_as(text, "send", "change")
     if turn.message.choice in ("send", "change"):
         value = turn.message.choice
     if value == "send":
@@ -412,8 +441,11 @@ STATUS: dict[str, Callable[[_Turn, str], None]] = {
 
 
 def _add_or_new(turn: _Turn, text: str) -> None:
-    value = turn.message.choice or parse_choice(text, _options(turn, ("add", "new"))) or \
-        _yes_no_as(text, "add", "new")
+    value = (
+        turn.message.choice
+        or parse_choice(text, _options(turn, ("add", "new")))
+        or _yes_no_as(text, "add", "new")
+    )
     held, reference = turn.state.held_text, turn.ctx.open_case or turn.state.last_case_ref
     if value == "add" and reference:
         turn.state.awaiting, turn.state.held_text = None, ""
@@ -431,8 +463,11 @@ def _add_or_new(turn: _Turn, text: str) -> None:
 
 def _change_which(turn: _Turn, text: str) -> None:
     choices = _changeable(turn)
-    value = turn.message.choice if turn.message.choice in choices else parse_choice(
-        text, _options(turn, choices, labels="field."))
+    value = (
+        turn.message.choice
+        if turn.message.choice in choices
+        else parse_choice(text, _options(turn, choices, labels="field."))
+    )
     if value is None:
         turn.say("unclear")
         _ask_special(turn, "q.change_which", choices, labels="field.")
@@ -515,13 +550,17 @@ def _to_known_case(turn: _Turn, known: KnownCase, text: str) -> None:
 
 def _keep_attachments(turn: _Turn) -> None:
     attachments = turn.message.attachments
-    reference = turn.ctx.known_case.reference if (
-        turn.ctx.known_case and turn.ctx.known_case.authorised and turn.ctx.known_case.open
-    ) else turn.state.case_ref
+    reference = (
+        turn.ctx.known_case.reference
+        if (turn.ctx.known_case and turn.ctx.known_case.authorised and turn.ctx.known_case.open)
+        else turn.state.case_ref
+    )
     if reference is None and turn.state.status == "done" and turn.ctx.open_case:
         reference = turn.ctx.open_case
     turn.effects.append(KeepEvidence(attachments=attachments, reference=reference))
-    turn.state.answers["_attachments"] = int(turn.state.answers.get("_attachments", 0)) + len(attachments)
+    turn.state.answers["_attachments"] = int(turn.state.answers.get("_attachments", 0)) + len(
+        attachments
+    )
     if reference:
         turn.say("incident.evidence_added", count=len(attachments), reference=reference)
     else:
@@ -581,30 +620,37 @@ def _ask_next(turn: _Turn) -> None:
 def _ask(turn: _Turn, questions: Sequence[Question]) -> None:
     view = _view(turn)
     turn.state.pending = [q.id for q in questions]
-    turn.state.unclear = 0 if len(questions) != 1 or turn.state.pending != [questions[0].id] \
-        else turn.state.unclear
+    turn.state.unclear = (
+        0 if len(questions) != 1 or turn.state.pending != [questions[0].id] else turn.state.unclear
+    )
     for question in questions:
         options = tuple(
-            Option(value, turn.ctx.catalog.text(*_label(question, value)[:1],
-                                                **_label(question, value)[1]))
+            Option(
+                value,
+                turn.ctx.catalog.text(*_label(question, value)[:1], **_label(question, value)[1]),
+            )
             for value in question.options(view)
         )
-        turn.replies.append(Reply(
-            turn.ctx.catalog.text(question.prompt_key(view)),
-            options=options,
-            multiple=question.kind == "multi",
-            question_id=question.id,
-        ))
+        turn.replies.append(
+            Reply(
+                turn.ctx.catalog.text(question.prompt_key(view)),
+                options=options,
+                multiple=question.kind == "multi",
+                question_id=question.id,
+            )
+        )
 
 
 def _label(question: Question, value: str) -> tuple[str, dict[str, Any]]:
     return option_label_key(question, value)
 
 
-def _ask_special(turn: _Turn, key: str, values: Sequence[str], labels: str = "option.",
-                 **params: Any) -> None:
-    turn.replies.append(Reply(turn.ctx.catalog.text(key, **params),
-                              options=_options(turn, values, labels=labels)))
+def _ask_special(
+    turn: _Turn, key: str, values: Sequence[str], labels: str = "option.", **params: Any
+) -> None:
+    turn.replies.append(
+        Reply(turn.ctx.catalog.text(key, **params), options=_options(turn, values, labels=labels))
+    )
 
 
 def _options(turn: _Turn, values: Sequence[str], labels: str = "option.") -> tuple[Option, ...]:
@@ -630,8 +676,11 @@ def _reask(turn: _Turn) -> None:
 
 def _resume_after_gap(turn: _Turn) -> None:
     last = turn.state.last()
-    if (last is not None and turn.state.status in ("asking", "confirming")
-            and turn.ctx.now - last > turn.ctx.idle_timeout):
+    if (
+        last is not None
+        and turn.state.status in ("asking", "confirming")
+        and turn.ctx.now - last > turn.ctx.idle_timeout
+    ):
         turn.say("resume")
 
 
@@ -641,8 +690,10 @@ def _parse(question: Question, text: str, turn: _Turn) -> Any:
     choice = turn.message.choice
     if question.kind == "text":
         return text or None
-    options = tuple(Option(v, turn.ctx.catalog.text(*_label(question, v)[:1], **_label(question, v)[1]))
-                    for v in values)
+    options = tuple(
+        Option(v, turn.ctx.catalog.text(*_label(question, v)[:1], **_label(question, v)[1]))
+        for v in values
+    )
     if question.kind == "multi":
         if choice:
             return [c for c in choice.split(",") if c in values]
@@ -723,8 +774,9 @@ def _emergency(turn: _Turn) -> None:
         result = _triage(turn)
         turn.effects.append(SaveCase(_draft(turn, result), status="open", alert="emergency"))
         state.case_saved_as = "open"
-        turn.replies.append(Reply(turn.ctx.catalog.text("urgent.call_999.logged",
-                                                        reference=REFERENCE_TOKEN)))
+        turn.replies.append(
+            Reply(turn.ctx.catalog.text("urgent.call_999.logged", reference=REFERENCE_TOKEN))
+        )
 
 
 def _risk_signal(turn: _Turn) -> bool:
@@ -769,7 +821,9 @@ def _triage(turn: _Turn) -> TriageResult:
         received,
         turn.message.channel.value,
         risk_answers=risk_answers,
-        reporter_says_hate=True if hate_answer == "yes" else (False if hate_answer == "no" else None),
+        reporter_says_hate=True
+        if hate_answer == "yes"
+        else (False if hate_answer == "no" else None),
         emergency_confirmed=True if danger == "yes" else (False if danger == "no" else None),
     )
     chosen_category = answers.get("category")
@@ -780,7 +834,7 @@ def _triage(turn: _Turn) -> TriageResult:
         and not result.decision.hate
     )
     if overridden:
-        classification = _with_category(result.classification, Category(chosen_category))
+        classification = _with_category(result.classification, Category(str(chosen_category)))
         result = _retriage(classification, turn, received, risk_answers, hate_answer, danger)
     return result
 
@@ -797,21 +851,37 @@ def _with_category(classification: Classification, category: Category) -> Classi
     )
 
 
-def _retriage(classification: Classification, turn: _Turn, received: datetime,
-              risk_answers: dict[str, bool] | None, hate_answer: Any, danger: Any) -> TriageResult:
+def _retriage(
+    classification: Classification,
+    turn: _Turn,
+    received: datetime,
+    risk_answers: dict[str, bool] | None,
+    hate_answer: Any,
+    danger: Any,
+) -> TriageResult:
     policy = turn.ctx.policy
     risk = assess_risk(risk_answers, policy.risk) if risk_answers is not None else None
     decision = decide_priority(
-        classification, policy, risk=risk,
-        reporter_says_hate=True if hate_answer == "yes" else (False if hate_answer == "no" else None),
+        classification,
+        policy,
+        risk=risk,
+        reporter_says_hate=True
+        if hate_answer == "yes"
+        else (False if hate_answer == "no" else None),
         emergency_confirmed=True if danger == "yes" else (False if danger == "no" else None),
     )
-    deadline = turn.ctx.calendar.deadline(received, policy.priorities[decision.priority].first_contact)
-    return TriageResult(classification=classification, risk=risk, decision=decision,
-                        priority=decision.priority, category=decision.category,
-                        first_contact_by=deadline,
-                        reasons=classification.reasons + (risk.reasons if risk else ())
-                        + decision.reasons)
+    deadline = turn.ctx.calendar.deadline(
+        received, policy.priorities[decision.priority].first_contact
+    )
+    return TriageResult(
+        classification=classification,
+        risk=risk,
+        decision=decision,
+        priority=decision.priority,
+        category=decision.category,
+        first_contact_by=deadline,
+        reasons=classification.reasons + (risk.reasons if risk else ()) + decision.reasons,
+    )
 
 
 def _draft(turn: _Turn, result: TriageResult) -> CaseDraft:
@@ -823,8 +893,11 @@ def _draft(turn: _Turn, result: TriageResult) -> CaseDraft:
     offensive = None
     graffiti_due = None
     if result.category is Category.GRAFFITI or (view.graffiti):
-        offensive = answers.get("graffiti_offensive") == "yes" or result.classification.offensive_graffiti \
+        offensive = (
+            answers.get("graffiti_offensive") == "yes"
+            or result.classification.offensive_graffiti
             or result.decision.hate
+        )
         target = policy.graffiti.offensive if offensive else policy.graffiti.other
         graffiti_due = turn.ctx.calendar.deadline(received, target)
     deadline = result.first_contact_by
@@ -841,8 +914,9 @@ def _draft(turn: _Turn, result: TriageResult) -> CaseDraft:
         category=result.category.value,
         categories=tuple(c.value for c in result.classification.categories),
         hate=result.decision.hate,
-        hate_perceived_by_reporter=True if answers.get("hate") == "yes" else (
-            False if answers.get("hate") == "no" else None),
+        hate_perceived_by_reporter=True
+        if answers.get("hate") == "yes"
+        else (False if answers.get("hate") == "no" else None),
         emergency=answers.get("danger") == "yes" or result.decision.call_999,
         not_asb=result.decision.self_help_advice,
         deadline_at=deadline,
@@ -850,7 +924,8 @@ def _draft(turn: _Turn, result: TriageResult) -> CaseDraft:
         risk_level=risk.level.value if risk else None,
         risk_score=risk.score if risk else None,
         risk_answers=dict(zip(risk.answered_yes, [True] * len(risk.answered_yes), strict=True))
-        if risk else {},
+        if risk
+        else {},
         risk_reasons=risk.reasons if risk else (),
         support_referral=bool(risk and risk.support_referral) or answers.get("support") == "yes",
         answers=answers,
@@ -859,7 +934,8 @@ def _draft(turn: _Turn, result: TriageResult) -> CaseDraft:
         graffiti_due_at=graffiti_due,
         anonymous=view.anonymous,
         third_party=view.third_party,
-        update_every_days=int(update_days) if isinstance(update_days, str) and update_days.isdigit()
+        update_every_days=int(update_days)
+        if isinstance(update_days, str) and update_days.isdigit()
         else None,
         officer_id=allocation.officer_id if allocation else None,
     )
@@ -870,14 +946,27 @@ def _summary(turn: _Turn) -> str:
     catalog = turn.ctx.catalog
     lines = [f"{catalog.text('field.description')}: {_shorten(turn.state.description, 90)}"]
     view = _view(turn)
-    for key in ("category", "when", "where", "how_often", "who", "hate", "for_whom",
-                "contact_method", "update_frequency", "anonymous"):
+    for key in (
+        "category",
+        "when",
+        "where",
+        "how_often",
+        "who",
+        "hate",
+        "for_whom",
+        "contact_method",
+        "update_frequency",
+        "anonymous",
+    ):
         value = answers.get(key)
         if value in (None, "", []):
             continue
         question = BY_ID[key]
-        if question.kind in ("choice", "yes_no") and isinstance(value, str) and \
-                value in question.options(view) or key == "category":
+        if (
+            question.kind in ("choice", "yes_no")
+            and isinstance(value, str)
+            and value in question.options(view)
+        ) or key == "category":
             label_key, params = option_label_key(question, str(value))
             shown = catalog.text(label_key, **params) if catalog.has(label_key) else str(value)
         else:
@@ -900,8 +989,9 @@ def _confirm(turn: _Turn) -> None:
 
 def _changeable(turn: _Turn) -> tuple[str, ...]:
     view = _view(turn)
-    return tuple(k for k in CHANGEABLE
-                 if k == "description" or (k in BY_ID and BY_ID[k].applies(view)))
+    return tuple(
+        k for k in CHANGEABLE if k == "description" or (k in BY_ID and BY_ID[k].applies(view))
+    )
 
 
 def _submit(turn: _Turn) -> None:
@@ -915,8 +1005,11 @@ def _submit(turn: _Turn) -> None:
     flag_consent = draft.third_party and state.answers.get("tenant_consent") == "no"
     turn.effects.append(SaveCase(draft, status="open", alert=alert, submitted=True))
     if flag_consent:
-        turn.effects.append(FlagForOfficer(reason="advocate report without the tenant's consent",
-                                           reference=REFERENCE_TOKEN))
+        turn.effects.append(
+            FlagForOfficer(
+                reason="advocate report without the tenant's consent", reference=REFERENCE_TOKEN
+            )
+        )
     state.case_saved_as = "open"
     _acknowledge(turn, draft, result)
     state.status = "done"
@@ -930,29 +1023,44 @@ def _acknowledge(turn: _Turn, draft: CaseDraft, result: TriageResult) -> None:
         turn.say("not_asb.advice")
         if ctx.earlier_not_asb:
             turn.say("not_asb.repeat", earlier=", ".join(ctx.earlier_not_asb))
-        turn.say("not_asb.recorded", reference=REFERENCE_TOKEN,
-                 respond_within=str(ctx.policy.not_asb.respond_within))
+        turn.say(
+            "not_asb.recorded",
+            reference=REFERENCE_TOKEN,
+            respond_within=str(ctx.policy.not_asb.respond_within),
+        )
         return
     lines = [ctx.catalog.text("ack.thanks", reference=REFERENCE_TOKEN)]
     deadline = plain_date(draft.deadline_at, ctx)
     if draft.anonymous:
         contact = ctx.catalog.text("ack.anonymous")
     elif draft.third_party:
-        contact = ctx.catalog.text("ack.third_party",
-                                   tenant=str(turn.state.answers.get("tenant_name") or "them"),
-                                   deadline=deadline)
+        contact = ctx.catalog.text(
+            "ack.third_party",
+            tenant=str(turn.state.answers.get("tenant_name") or "them"),
+            deadline=deadline,
+        )
     else:
         officer = ctx.allocate(None, Priority(draft.priority))
-        contact = ctx.catalog.text("ack.contact_by.named", officer=officer.officer_name,
-                                   deadline=deadline) if officer else \
-            ctx.catalog.text("ack.contact_by", deadline=deadline)
-    lines.append(ctx.catalog.text("ack.priority",
-                                  priority_words=PRIORITY_WORDS[Priority(draft.priority)],
-                                  contact_line=contact))
+        contact = (
+            ctx.catalog.text(
+                "ack.contact_by.named", officer=officer.officer_name, deadline=deadline
+            )
+            if officer
+            else ctx.catalog.text("ack.contact_by", deadline=deadline)
+        )
+    lines.append(
+        ctx.catalog.text(
+            "ack.priority",
+            priority_words=PRIORITY_WORDS[Priority(draft.priority)],
+            contact_line=contact,
+        )
+    )
     if draft.hate:
         lines.append(ctx.catalog.text("ack.hate"))
     if draft.graffiti_due_at is not None:
-        lines.append(ctx.catalog.text("ack.graffiti", deadline=plain_date(draft.graffiti_due_at, ctx)))
+        lines.append(
+            ctx.catalog.text("ack.graffiti", deadline=plain_date(draft.graffiti_due_at, ctx))
+        )
     if draft.support_referral and not draft.anonymous:
         lines.append(ctx.catalog.text("ack.support"))
     if draft.domestic_abuse:

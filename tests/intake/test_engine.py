@@ -48,18 +48,32 @@ def context(now: datetime = FRIDAY_4PM, **changes: object) -> Context:
 class Chat:
     """Drives the engine like a reporter would, keeping the state between turns."""
 
-    def __init__(self, channel: Channel = Channel.WEB, sender: str = "web-1",
-                 now: datetime = FRIDAY_4PM) -> None:
+    def __init__(
+        self, channel: Channel = Channel.WEB, sender: str = "web-1", now: datetime = FRIDAY_4PM
+    ) -> None:
         self.state = ConversationState()
         self.channel, self.sender, self.now = channel, sender, now
         self.last: StepResult | None = None
         self.turns = 0
 
-    def say(self, text: str = "", *, ctx: Context | None = None,
-            attachments: Sequence[Attachment] = (), choice: str | None = None) -> StepResult:
+    def say(
+        self,
+        text: str = "",
+        *,
+        ctx: Context | None = None,
+        attachments: Sequence[Attachment] = (),
+        choice: str | None = None,
+    ) -> StepResult:
         self.turns += 1
-        message = InboundMessage(self.channel, self.sender, f"m{self.turns}", text, self.now,
-                                 attachments=tuple(attachments), choice=choice)
+        message = InboundMessage(
+            self.channel,
+            self.sender,
+            f"m{self.turns}",
+            text,
+            self.now,
+            attachments=tuple(attachments),
+            choice=choice,
+        )
         self.last = step(self.state, message, ctx or context(self.now))
         self.state = self.last.state
         return self.last
@@ -71,7 +85,11 @@ class Chat:
 
     @property
     def asking(self) -> str | None:
-        return self.state.pending[0] if self.state.pending else self.state.awaiting or self.state.status
+        return (
+            self.state.pending[0]
+            if self.state.pending
+            else self.state.awaiting or self.state.status
+        )
 
     def answer_until(self, question: str, answers: dict[str, str], limit: int = 40) -> None:
         """Answer whatever is asked from ``answers`` (by question id) until ``question``."""
@@ -85,12 +103,28 @@ class Chat:
 
 
 ROUTINE = {
-    "category": "1", "danger": "no", "for_whom": "myself", "when": "last night",
-    "how_often": "2", "still_happening": "yes", "where": "Elm Court stairwell, DH1",
-    "who": "3", "evidence": "later", "hate": "no", "risk": "0", "share_consent": "yes",
-    "anonymous": "1", "reporter_name": "Sam Jones", "reporter_address": "12 Elm Court, DH1 3AB",
-    "contact_method": "1", "safe_messages": "yes", "update_frequency": "2", "support": "no",
-    "adjustments": "none", "graffiti_offensive": "no", "confirming": "1",
+    "category": "1",
+    "danger": "no",
+    "for_whom": "myself",
+    "when": "last night",
+    "how_often": "2",
+    "still_happening": "yes",
+    "where": "Elm Court stairwell, DH1",
+    "who": "3",
+    "evidence": "later",
+    "hate": "no",
+    "risk": "0",
+    "share_consent": "yes",
+    "anonymous": "1",
+    "reporter_name": "Sam Jones",
+    "reporter_address": "12 Elm Court, DH1 3AB",
+    "contact_method": "1",
+    "safe_messages": "yes",
+    "update_frequency": "2",
+    "support": "no",
+    "adjustments": "none",
+    "graffiti_offensive": "no",
+    "confirming": "1",
 }
 
 
@@ -101,7 +135,9 @@ def saves(result: StepResult) -> list[SaveCase]:
 # --- opening -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("opening", ["hi", "Hello", "hiya!", "I want to report something", "/start"])
+@pytest.mark.parametrize(
+    "opening", ["hi", "Hello", "hiya!", "I want to report something", "/start"]
+)
 def test_a_greeting_gets_a_welcome_and_the_first_question(opening: str) -> None:
     chat = Chat()
     chat.say(opening)
@@ -114,7 +150,7 @@ def test_a_first_message_with_the_story_goes_straight_to_confirming_the_category
     chat = Chat()
     result = chat.say("loud music from flat 4 until 3am, it's every night")
     assert chat.asking == "category"
-    assert [o.value for o in result.replies[-1].options][0] == "noise"
+    assert next(o.value for o in result.replies[-1].options) == "noise"
     assert result.replies[-1].options[-1].value == "something_else"
     assert "when" in chat.state.prefilled and "how_often" in chat.state.prefilled
 
@@ -144,9 +180,16 @@ def test_saying_yes_to_danger_puts_999_before_anything_else(yes: str) -> None:
     assert saves(result)[0].alert == "emergency"
 
 
-@pytest.mark.parametrize(("reply", "stored"), [
-    ("no", "no"), ("n", "no"), ("no thanks", "no"), ("nah", "no"), ("2", "no"),
-])
+@pytest.mark.parametrize(
+    ("reply", "stored"),
+    [
+        ("no", "no"),
+        ("n", "no"),
+        ("no thanks", "no"),
+        ("nah", "no"),
+        ("2", "no"),
+    ],
+)
 def test_danger_answers_are_read_leniently(reply: str, stored: str) -> None:
     chat = Chat()
     chat.say("someone keeps kicking my door at night")
@@ -200,12 +243,19 @@ def test_the_hate_question_is_asked_of_every_report_and_the_reporter_decides() -
 
 def test_an_advocate_is_recognised_and_asked_for_the_tenant_and_consent() -> None:
     chat = Chat(Channel.WEB)
-    chat.say("I'm a support worker writing on behalf of my client who is being harassed by "
-             "youths outside her flat")
+    chat.say(
+        "I'm a support worker writing on behalf of my client who is being harassed by "
+        "youths outside her flat"
+    )
     asked = []
-    answers = ROUTINE | {"advocate_name": "Jo Patel, Mind", "tenant_name": "Mrs Khan",
-                        "tenant_address": "3 Rowan Way DH2 1AA", "tenant_contact": "07700900456",
-                        "tenant_consent": "yes", "tenant_preferred_contact": "2"}
+    answers = ROUTINE | {
+        "advocate_name": "Jo Patel, Mind",
+        "tenant_name": "Mrs Khan",
+        "tenant_address": "3 Rowan Way DH2 1AA",
+        "tenant_contact": "07700900456",
+        "tenant_consent": "yes",
+        "tenant_preferred_contact": "2",
+    }
     for _ in range(40):
         if chat.asking == "confirming":
             break
@@ -213,8 +263,13 @@ def test_an_advocate_is_recognised_and_asked_for_the_tenant_and_consent() -> Non
         chat.say(answers[chat.asking])
     assert "for_whom" not in asked and "anonymous" not in asked and "reporter_name" not in asked
     assert asked[:2] == ["category", "danger"]
-    assert asked[2:7] == ["advocate_name", "tenant_name", "tenant_address", "tenant_contact",
-                          "tenant_consent"]
+    assert asked[2:7] == [
+        "advocate_name",
+        "tenant_name",
+        "tenant_address",
+        "tenant_contact",
+        "tenant_consent",
+    ]
     draft = saves(chat.say("1"))[0].draft
     assert draft.third_party and draft.answers["tenant_consent"] == "yes"
     assert "We'll contact Mrs Khan by" in " ".join(chat.texts)
@@ -223,8 +278,13 @@ def test_an_advocate_is_recognised_and_asked_for_the_tenant_and_consent() -> Non
 def test_an_advocate_without_the_tenants_consent_is_flagged_for_an_officer() -> None:
     chat = Chat()
     chat.say("I'm reporting this for my mum who lives at 4 Ash Close, they keep threatening her")
-    answers = ROUTINE | {"advocate_name": "her son", "tenant_name": "Ann", "tenant_address": "4 Ash Close",
-                        "tenant_contact": "ann@example.org", "tenant_consent": "no"}
+    answers = ROUTINE | {
+        "advocate_name": "her son",
+        "tenant_name": "Ann",
+        "tenant_address": "4 Ash Close",
+        "tenant_contact": "ann@example.org",
+        "tenant_consent": "no",
+    }
     chat.answer_until("confirming", answers)
     result = chat.say("1")
     assert any(isinstance(e, FlagForOfficer) and "consent" in e.reason for e in result.effects)
@@ -233,7 +293,9 @@ def test_an_advocate_without_the_tenants_consent_is_flagged_for_an_officer() -> 
 def test_graffiti_asks_if_offensive_and_sets_the_removal_target() -> None:
     chat = Chat()
     chat.say("someone has sprayed graffiti all over the bin store wall")
-    chat.answer_until("graffiti_offensive", ROUTINE | {"category": "graffiti"} if False else ROUTINE)
+    chat.answer_until(
+        "graffiti_offensive", ROUTINE | {"category": "graffiti"} if False else ROUTINE
+    )
     chat.say("yes")
     chat.answer_until("confirming", ROUTINE)
     draft = saves(chat.say("1"))[0].draft
@@ -317,8 +379,9 @@ def test_a_repeated_not_asb_report_points_back_to_the_earlier_advice() -> None:
     chat.say("I can smell their cooking in my flat again", ctx=ctx)
     chat.say("1", ctx=ctx)
     chat.say("no", ctx=ctx)
-    assert any("We gave you advice about this before (ASB-2026-000007, 3 October)" in t
-               for t in chat.texts)
+    assert any(
+        "We gave you advice about this before (ASB-2026-000007, 3 October)" in t for t in chat.texts
+    )
 
 
 def test_rejecting_not_asb_goes_through_the_full_report() -> None:
@@ -404,7 +467,9 @@ def test_back_goes_to_the_previous_question() -> None:
 def test_a_reference_from_the_reporter_adds_an_incident() -> None:
     chat = Chat()
     known = KnownCase("ASB-2026-000042", authorised=True, open=True)
-    result = chat.say("ref ASB-2026-000042 they were at it again last night", ctx=context(known_case=known))
+    result = chat.say(
+        "ref ASB-2026-000042 they were at it again last night", ctx=context(known_case=known)
+    )
     [added] = [e for e in result.effects if isinstance(e, AddIncident)]
     assert added.reference == "ASB-2026-000042"
     assert added.description == "they were at it again last night"
@@ -474,13 +539,40 @@ def test_idle_partial_report_without_risk_is_still_saved_unflagged() -> None:
 
 def test_email_asks_the_remaining_questions_together_and_finishes_in_one_reply() -> None:
     chat = Chat(Channel.EMAIL, "tenant@example.org")
-    first = chat.say("Dear Sir, the man in flat 2 has been shouting abuse at me on the stairs "
-                     "for weeks. Regards, Sam")
+    first = chat.say(
+        "Dear Sir, the man in flat 2 has been shouting abuse at me on the stairs "
+        "for weeks. Regards, Sam"
+    )
     questions = [r for r in first.replies if r.question_id]
     assert len(questions) >= 8
-    answers = "\n".join(f"{n}. {a}" for n, a in enumerate(
-        ["1", "no", "myself", "last Tuesday", "3", "yes", "Flat 2 stairs, Elm Court DH1", "1",
-         "none", "no", "0", "yes", "1", "Sam Jones", "same", "1", "yes", "2", "no", "none"], 1))
+    answers = "\n".join(
+        f"{n}. {a}"
+        for n, a in enumerate(
+            [
+                "1",
+                "no",
+                "myself",
+                "last Tuesday",
+                "3",
+                "yes",
+                "Flat 2 stairs, Elm Court DH1",
+                "1",
+                "none",
+                "no",
+                "0",
+                "yes",
+                "1",
+                "Sam Jones",
+                "same",
+                "1",
+                "yes",
+                "2",
+                "no",
+                "none",
+            ],
+            1,
+        )
+    )
     second = chat.say(answers)
     rounds = 2
     while chat.state.status != "done" and rounds < 4:
@@ -495,11 +587,14 @@ def test_email_asks_the_remaining_questions_together_and_finishes_in_one_reply()
 # --- priorities and dates -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "priority"), [
-    ("the tenant below plays music loudly until 1am most nights", Priority.P2),
-    ("someone dumped an old sofa in the bin store", Priority.P2),
-    ("people dealing drugs in the stairwell every evening", Priority.P1),
-])
+@pytest.mark.parametrize(
+    ("text", "priority"),
+    [
+        ("the tenant below plays music loudly until 1am most nights", Priority.P2),
+        ("someone dumped an old sofa in the bin store", Priority.P2),
+        ("people dealing drugs in the stairwell every evening", Priority.P1),
+    ],
+)
 def test_priority_follows_the_policy(text: str, priority: Priority) -> None:
     chat = Chat()
     chat.say(text)
