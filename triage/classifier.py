@@ -214,7 +214,11 @@ def _outside(hits: list[Hit], spans: list[Hit]) -> list[Hit]:
 
 
 def _quote(report: NormalisedText, hits: list[Hit], limit: int = 4) -> str:
-    ordered = sorted(hits, key=lambda h: (-h.weight, h.start))[:limit]
+    taken: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
+        if not any(other.start <= hit.start and hit.end <= other.end for other in taken):
+            taken.append(hit)
+    ordered = sorted(taken, key=lambda h: (-h.weight, h.start))[:limit]
     return quote_all(report.quote(h.start, h.end) for h in ordered)
 
 

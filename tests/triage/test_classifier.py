@@ -1,0 +1,226 @@
+"""Reading a report: categories, not-ASB, severity cues, shorthand and the data files."""
+
+from __future__ import annotations
+
+import collections
+from importlib import resources
+from typing import Any
+
+import pytest
+import yaml
+
+from triage import SEVERITY_KINDS, classify
+from triage.taxonomy import Category
+from triage.text import normalise
+from triage.vocabulary import first_words
+
+C = Category
+
+CATEGORY_CASES = [
+    # (report, acceptable top categories)
+    ("loud musik from flat 7 every nite til 4am cant sleep", {C.NOISE}),
+    ("The tenant below plays his TV very loudly until 1am most nights.", {C.NOISE}),
+    ("upstairs stamping and dragging furniture at 2am every night", {C.NOISE}),
+    ("kids knocking on doors and running away, every night this week", {C.YOUTH_DISORDER}),
+    ("yoofs on bikes doing wheelies on the green n shouting at ppl", {C.YOUTH_DISORDER}),
+    ("dealin from flat 12 cars pulling up all hours", {C.DRUGS_ALCOHOL}),
+    ("strong smell of weed on the landing every evening", {C.DRUGS_ALCOHOL}),
+    ("people doing nos in the car park leaving canisters everywhere", {C.DRUGS_ALCOHOL}),
+    ("nabour threatend 2 stab me", {C.VIOLENCE_THREATS}),
+    ("neighbour said hed get his mates to do me over", {C.VIOLENCE_THREATS}),
+    ("my boyfriend hits me when hes drunk", {C.DOMESTIC_ABUSE}),
+    ("husband controls all my money n wont let me see my family", {C.DOMESTIC_ABUSE}),
+    ("the woman opposite films me every time I leave the house", {C.HARASSMENT_INTIMIDATION}),
+    ("my neighbour has put a camera pointing into my garden", {C.HARASSMENT_INTIMIDATION}),
+    ("woman at 14 swore at me over the bins", {C.VERBAL_ABUSE}),
+    ("my bike got nicked from the bike store again", {C.CRIMINAL_BEHAVIOUR}),
+    ("the man in 11 exposes himself at his window", {C.CRIMINAL_BEHAVIOUR}),
+    ("wing mirror smashed on my van overnight", {C.PROPERTY_DAMAGE}),
+    ("someone poured paint over my car", {C.PROPERTY_DAMAGE}),
+    ("tags sprayed on the fence by the allotments", {C.GRAFFITI}),
+    ("xl bully off lead on the green again went for my dog", {C.DANGEROUS_DOGS}),
+    ("dog poo all over the communal garden", {C.ANIMAL_NUISANCE, C.COMMUNAL_AREAS_MISUSE}),
+    ("My neighbour's dogs bark for hours while she is at work.", {C.NOISE, C.ANIMAL_NUISANCE}),
+    ("abandoned car no plates been in the car park 3 weeks", {C.VEHICLE_NUISANCE}),
+    ("motorbikes riding on the grass by the flats every night", {C.VEHICLE_NUISANCE}),
+    ("someone left an old sofa in the bin store", {C.LITTER_FLY_TIPPING}),
+    ("mattress n fridge dumped by the garages", {C.LITTER_FLY_TIPPING}),
+    ("the hedge next door is so overgrown I can't use the path", {C.GARDEN_NUISANCE}),
+    ("the grass at 12 hasnt been cut all year its like a jungle", {C.GARDEN_NUISANCE}),
+    ("prams and bikes stored in the corridor blocking the way", {C.COMMUNAL_AREAS_MISUSE}),
+    ("someone keeps wedging the main door open", {C.COMMUNAL_AREAS_MISUSE}),
+]
+
+NOT_ASB_CASES = [
+    "I can hear my neighbours having a conversation in their kitchen.",
+    "toddler upstairs running about in the mornings",
+    "the smell of their cooking comes through the vents",
+    "baby next door crying all night",
+    "neighbour uses washing machine at 8pm",
+    "My neighbours had a birthday party on Saturday afternoon.",
+    "man next door mows his lawn on saturday mornings",
+    "fire alarm testing every monday morning in our block",
+    "my neighbour never says hello to me and gives me funny looks",
+]
+
+REAL_ASB_WITH_EVERYDAY_WORDS = [
+    "neighbour runs the washing machine at 3am every night to wind me up",
+    "parties every weekend next door, music til 6am",
+    "the kids next door play football against my car and swear at me",
+    "they cook curry and then shout racist abuse at me",
+    "someone in the block keeps doing DIY drilling at 11pm",
+    "baby crying and the dad hitting the baby, I can hear it",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CATEGORY_CASES)
+def test_top_category(text: str, expected: set[Category]) -> None:
+    result = classify(text)
+    assert result.category in expected, result.reasons
+    assert result.categories[0] is result.category
+    assert len(result.scores) == len(result.categories)
+
+
+@pytest.mark.parametrize("text", NOT_ASB_CASES)
+def test_everyday_living_is_not_asb(text: str) -> None:
+    result = classify(text)
+    assert result.not_asb, result.reasons
+    assert result.category is Category.NOT_ASB
+    assert any(reason.startswith("not ASB") for reason in result.reasons)
+
+
+@pytest.mark.parametrize("text", REAL_ASB_WITH_EVERYDAY_WORDS)
+def test_real_asb_is_never_called_not_asb(text: str) -> None:
+    result = classify(text)
+    assert not result.not_asb, result.reasons
+    assert result.category is not Category.NOT_ASB
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("nabour threatend 2 stab me", "neighbour threatened to stab me"),
+        ("loud musik", "loud music"),
+        ("dealin from no 12", "dealing from no 12"),
+        ("hes outside rn", "hes outside right now"),
+        ("won't stop", "wont stop"),
+        ("f*ggot on the door", "faggot on the door"),
+        ("2 men outside", "2 men outside"),
+        ("nieghbours screming", "neighbours screaming"),
+    ],
+)
+def test_shorthand_and_misspellings_are_normalised(text: str, words: str) -> None:
+    assert normalise(text).text == words
+
+
+def test_quoted_email_history_is_ignored() -> None:
+    text = (
+        "Thanks, the music is still loud every night.\n\n"
+        "On Tue, 3 Nov 2026 at 09:12, Housing <asb@example.org> wrote:\n"
+        "> We will contact you about the threats to stab you."
+    )
+    result = classify(text, "email")
+    assert result.category is Category.NOISE
+    assert "weapon" not in result.severity
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("he threatened me with a knife", {"weapon"}),
+        ("she punched me and I needed stitches", {"violence", "injury"}),
+        ("their dog bit my son", {"bite_attack"}),
+        ("they are targeting my disabled son", {"targeted", "vulnerable"}),
+        ("music every night", {"repeated"}),
+        ("I am scared to leave my flat", {"fear"}),
+    ],
+)
+def test_severity_cues(text: str, kinds: set[str]) -> None:
+    result = classify(text)
+    assert kinds <= set(result.severity), result.reasons
+    assert set(result.severity) <= set(SEVERITY_KINDS)
+
+
+def test_negated_weapon_is_not_a_cue() -> None:
+    assert "weapon" not in classify("he didn't have a knife but he was shouting").severity
+
+
+def test_channel_never_changes_the_outcome() -> None:
+    text = "neighbour threatened to burn my car"
+    assert classify(text, "sms") == classify(text, "email") == classify(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm writing as an advocate for a tenant at 5 Rowan Way who is being threatened.",
+        "I am contacting you on behalf of my elderly father about the youths outside.",
+        "My client has asked me to report the noise from next door.",
+    ],
+)
+def test_third_party_reports_are_recognised(text: str) -> None:
+    result = classify(text)
+    assert result.third_party
+    assert any("on someone's behalf" in reason for reason in result.reasons)
+
+
+def test_unreadable_report_falls_back_for_an_officer_and_is_never_not_asb() -> None:
+    result = classify("hello I want to report something")
+    assert not result.matched
+    assert not result.not_asb
+    assert any("for an officer to review" in reason for reason in result.reasons)
+
+
+def test_long_email_from_an_advocate() -> None:
+    text = (
+        "Dear Housing Team,\n\nI am writing again about the tenants at Flat 4. Most nights "
+        "there are visitors arriving in cars, staying for five minutes and leaving. There is a "
+        "constant smell of cannabis in the communal hallway, and last week I found a used "
+        "syringe on the stairs where my grandchildren play.\n\nI have also had my car keyed "
+        "twice. I am 72 and live on my own and I no longer feel safe coming home after dark."
+        "\n\nYours faithfully,\nMargaret"
+    )
+    result = classify(text, "email")
+    assert result.category is Category.DRUGS_ALCOHOL
+    assert {"vulnerable", "fear"} <= set(result.severity)
+    assert not result.emergency
+
+
+class _DuplicateKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key written twice (YAML would keep only the last)."""
+
+
+def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
+    keys = [loader.construct_object(key) for key, _ in node.value]
+    repeated = [k for k, n in collections.Counter(keys).items() if n > 1]
+    assert not repeated, f"duplicate keys {repeated} at {node.start_mark}"
+    return yaml.SafeLoader.construct_mapping(loader, node)
+
+
+_DuplicateKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates
+)
+DATA_FILES = sorted(
+    p.name for p in resources.files("triage").joinpath("data").iterdir() if p.name.endswith(".yaml")
+)
+
+
+@pytest.mark.parametrize("name", DATA_FILES)
+def test_data_file_has_no_duplicate_keys(name: str) -> None:
+    text = resources.files("triage").joinpath("data", name).read_text(encoding="utf-8")
+    assert yaml.load(text, Loader=_DuplicateKeyLoader)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        ("loud (music|tv)", {("loud", True)}),
+        ("harass\\w*", {("harass", False)}),
+        ("(a |an )?knife", {("a", True), ("an", True), ("knife", True)}),
+        ("\\d+ ?am", None),
+    ],
+)
+def test_phrases_are_indexed_by_their_first_words(
+    pattern: str, words: set[tuple[str, bool]] | None
+) -> None:
+    assert first_words(pattern) == words

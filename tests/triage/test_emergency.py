@@ -1,0 +1,71 @@
+"""Immediate danger (R-02): happening now, not past threats or figures of speech."""
+
+from __future__ import annotations
+
+import pytest
+
+from triage import classify
+
+EMERGENCIES = [
+    ("hes outside my door rn with a knife pls help", "weapon"),
+    ("he's got a knife", "weapon"),
+    ("theres a fire in the bin store and smoke coming up the stairs", "fire"),
+    ("the flat below is on fire!!", "fire"),
+    ("strong smell of gas on our landing", "fire"),
+    ("my partner is threatening me and won't let me leave the flat", "trapped"),
+    ("my husband has locked me in the bedroom", "trapped"),
+    ("there is a man smashing car windows in the car park right now", "damage"),
+    ("my ex is kicking my door in right now", "break_in"),
+    ("someone is trying to break in to my flat, im hiding in the bathroom", "break_in"),
+    ("neighbours dog is attacking my little boy HELP", "dog_attack"),
+    ("i can hear a woman screaming for help in flat 6", "help"),
+    ("a man on the landing has collapsed and isn't breathing", "medical"),
+    ("I can't breathe, he had his hands round my neck", "medical"),
+    ("he just stabbed someone outside the shop theres blood everywhere", "weapon"),
+    ("neighbour banging on my door right now shouting hes going to kill me", "threat"),
+    ("my neighbour is beating his wife, i can hear it through the wall now", "violence"),
+    ("2 men fighting in the car park one has a machete", "weapon"),
+    ("ex bf outside my flat now screaming hes gonna kill me", "threat"),
+]
+
+NOT_EMERGENCIES = [
+    "the noise from upstairs is killing me, every night till 3am",
+    "the noise is killing me",
+    "fire alarm testing every monday morning in our block",
+    "fire doors propped open on every landing",
+    "nabour threatend 2 stab me last week",
+    "neighbour threatened to burn my car",
+    "Three weeks ago my neighbour threatened me with a hammer. Police have a crime ref.",
+    "somebody set fire to the bins behind the shops last weekend",
+    "kids setting off fireworks in the street every night this week",
+    "my neighbours dog bit my son last month and its still off the lead",
+    "I was assaulted by the man at number 4 on Saturday night",
+    "they smoke weed on the balcony and the smell comes into my flat",
+    "im dying for some sleep, their music is on constantly",
+    "I could kill him, his music is so loud",
+    "he didn't have a knife but he was shouting",
+    "smoke from their bbq comes in my windows every weekend",
+    "can you help me with a noise problem please",
+    "the drugs den next door had a police raid yesterday",
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), EMERGENCIES)
+def test_danger_now_is_an_emergency(text: str, kind: str) -> None:
+    result = classify(text)
+    assert result.emergency, result.reasons
+    assert kind in result.emergency_kinds
+    assert any(reason.startswith("emergency") for reason in result.reasons)
+
+
+@pytest.mark.parametrize("text", NOT_EMERGENCIES)
+def test_past_or_figurative_danger_is_not_an_emergency(text: str) -> None:
+    result = classify(text)
+    assert not result.emergency, result.reasons
+
+
+def test_emergency_reason_quotes_the_danger_and_the_now_marker() -> None:
+    result = classify("there is a man smashing car windows in the car park right now")
+    reason = next(r for r in result.reasons if r.startswith("emergency"))
+    assert "'smashing car windows" in reason
+    assert "'right now'" in reason

@@ -1,0 +1,94 @@
+"""Hate detection (R-04): hostility, slurs and "because I'm ..." are hate; mentions are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from triage import classify
+from triage.hate import find_hate
+from triage.text import normalise
+
+HATE_CASES = [
+    # (report, strand expected among the strands found; None when no strand is named)
+    ("lads on the corner shouted racist names at my wife", "race"),
+    ("nxt door keeps calling my son a p*ki", "race"),
+    ("they shout n***er at my kids", "race"),
+    ("he told us to go back to our own country", "race"),
+    ("woman upstairs told my mum to go back where she came from", "race"),
+    ("being called a 'foreigner' and told to leave by her neighbour", "race"),
+    ("they make monkey noises whenever my husband walks past", "race"),
+    ("he says polish people are scum and should go home", "race"),
+    ("neighbour told my husband to speak english or get out of the country", "race"),
+    ("gypsy scum written on the sign at the site", "race"),
+    ("someone put bacon through our letterbox, we are muslim", "religion"),
+    ("they pulled my wifes hijab off in the stairwell", "religion"),
+    ("kids calling him a terrorist and throwing stones", "religion"),
+    ("a swastika drawn on the jewish family's door", "religion"),
+    ("she is harassing her because she wears a headscarf", "religion"),
+    ("someone wrote f*ggot on our door", "sexual_orientation"),
+    ("homophobic slurs painted on my car", "sexual_orientation"),
+    ("they called my wife a lesbo", "sexual_orientation"),
+    ("abuse whenever we hold hands, we are a gay couple", "sexual_orientation"),
+    ("neighbour calls me a tranny", "gender_identity"),
+    ("he says I will never be a real woman", "gender_identity"),
+    ("she deliberately calls her he in front of everyone and misgenders her", "gender_identity"),
+    ("my neighbour says disabled people like me are scroungers", "disability"),
+    ("keeps callin my brother a retard n a mong", "disability"),
+    ("kids copy the way she talks and film her, shes autistic", "disability"),
+    ("says im faking my disability", "disability"),
+    ("someone keeps letting down the tyres on my mobility scooter", "disability"),
+    ("I think they pick on us because we are Black", "race"),
+    ("I want to report a hate crime", None),
+    ("they hate us for being who we are, pure prejudice", None),
+]
+
+NOT_HATE_CASES = [
+    "the Muslim family upstairs play loud music",
+    "The Chinese takeaway customers park on the pavement outside my house",
+    "I'm not being racist but the Polish family leave rubbish in the bin store",
+    "the gay couple next door have a dog that barks all day",
+    "disabled bay outside my flat is used by a van with no badge",
+    "I am disabled and the noise from upstairs is making me ill",
+    "my neighbour, who is black, plays his music too loud",
+    "the smell of their curry comes through the vents",
+    "fag ends all over the stairs",
+    "he went on a bender and was shouting in the street",
+    "there is a black car parked across my drive",
+    "asian lads dealing drugs in the car park",
+    "the Jewish school bus parks on the zig zags every morning",
+    "thick black smoke from their bonfire",
+    "I am reporting this on behalf of my autistic son, the kids kick a ball at our window",
+    "he keeps calling me a paedo and spitting at me",
+]
+
+
+@pytest.mark.parametrize(("text", "strand"), HATE_CASES)
+def test_hostility_is_hate(text: str, strand: str | None) -> None:
+    finding = find_hate(normalise(text))
+    assert finding.hate, text
+    if strand is not None:
+        assert strand in finding.strands
+    assert finding.reasons
+
+
+@pytest.mark.parametrize("text", NOT_HATE_CASES)
+def test_mentioning_a_group_is_not_hate(text: str) -> None:
+    assert not classify(text).hate, classify(text).reasons
+
+
+def test_hate_makes_hate_incident_the_top_category() -> None:
+    result = classify("Someone has written homophobic slurs on my car in permanent marker.")
+    assert result.category.value == "hate_incident"
+    assert "graffiti" in [c.value for c in result.categories]
+    assert result.offensive_graffiti
+
+
+def test_reason_names_the_strand_and_quotes_the_report() -> None:
+    result = classify("the lads downstairs shout go back to your own country at me")
+    assert any(r.startswith("hate (race): 'go back to your own country") for r in result.reasons)
+
+
+def test_censored_slur_is_quoted_as_written() -> None:
+    result = classify("nxt door keeps calling my son a p*ki")
+    assert any("p*ki" in reason for reason in result.reasons)
+    assert result.hate_strands == ("race",)
