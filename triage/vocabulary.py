@@ -82,6 +82,10 @@ _REPEATS = frozenset({sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSS
 _MAX_FIRST_WORDS = 4000
 _MIN_PREFIX = 2
 _TOKEN_CACHE_SIZE = 50_000
+_COMMON_WORDS = frozenset(
+    "the a an my i on is has in at have he they his it im to her she for of and our their we "
+    "you was be me are been".split()
+)
 
 
 class _TooBroad(Exception):
@@ -101,7 +105,9 @@ def _charset(items: list[Any]) -> set[str] | None:
     return chars
 
 
-def _first_words(items: list[Any], word: str, found: set[tuple[str, bool]]) -> None:
+def _first_words(
+    items: list[Any], word: str, found: set[tuple[str, bool]], words: int = 1
+) -> None:
     """Add to ``found`` every first word a parsed phrase can start with.
 
     Each entry is ``(word, exact)``: exact words must equal a token of the text, inexact
@@ -116,10 +122,11 @@ def _first_words(items: list[Any], word: str, found: set[tuple[str, bool]]) -> N
         if op is sre_parse.LITERAL:
             char = chr(av)
             if char == " ":
-                if not word:
+                if not word or word.endswith(" "):
                     raise _TooBroad
-                found.add((word, True))
-                return
+                if word.count(" ") + 1 >= words:
+                    found.add((word, True))
+                    return
             word += char
             continue
         if op is sre_parse.IN:
@@ -127,18 +134,23 @@ def _first_words(items: list[Any], word: str, found: set[tuple[str, bool]]) -> N
             if chars is None:
                 break
             for char in chars:
-                _first_words([(sre_parse.LITERAL, ord(char)), *rest], word, found)
+                _first_words([(sre_parse.LITERAL, ord(char)), *rest], word, found, words)
             return
         if op is sre_parse.SUBPATTERN:
-            _first_words([*av[-1], *rest], word, found)
+            _first_words([*av[-1], *rest], word, found, words)
             return
         if op is sre_parse.BRANCH:
             for branch in av[1]:
-                _first_words([*branch, *rest], word, found)
+                _first_words([*branch, *rest], word, found, words)
             return
         if op in _REPEATS and av[0] == 0 and av[1] == 1:
-            _first_words([*av[2], *rest], word, found)
-            _first_words(list(rest), word, found)
+            _first_words([*av[2], *rest], word, found, words)
+            _first_words(list(rest), word, found, words)
+            return
+        if op in _REPEATS and av[2] and tuple(av[2][0]) == (sre_parse.LITERAL, ord(" ")):
+            if not word or word.endswith(" "):  # a "~" gap ends the word just read
+                raise _TooBroad
+            found.add((word, True))
             return
         break
     else:
@@ -146,9 +158,28 @@ def _first_words(items: list[Any], word: str, found: set[tuple[str, bool]]) -> N
             raise _TooBroad
         found.add((word, True))
         return
-    if len(word) < _MIN_PREFIX:
+    if len(word.rsplit(" ", 1)[-1]) < _MIN_PREFIX:
         raise _TooBroad
     found.add((word, False))
+
+
+def second_words(pattern: str) -> frozenset[str] | None:
+    """The exact second words of a phrase, or None if they cannot all be listed.
+
+    Used for phrases that start with a common word ("the", "my"): they are tried only where
+    one of their second words follows.
+    """
+    found: set[tuple[str, bool]] = set()
+    try:
+        _first_words(sre_parse.parse(pattern), "", found, words=2)
+    except _TooBroad:
+        return None
+    seconds: set[str] = set()
+    for entry, exact in found:
+        if " " not in entry or not exact:
+            return None
+        seconds.add(entry.split(" ", 1)[1])
+    return frozenset(seconds)
 
 
 def first_words(pattern: str) -> set[tuple[str, bool]] | None:
@@ -256,6 +287,8 @@ class _Phrase:
     pattern: re.Pattern[str]
     weight: int
     tag: str
+    second: frozenset[str] | None = None
+    """When set, the phrase is only tried where one of these words comes second."""
 
 
 class PhraseTable:
@@ -307,8 +340,15 @@ class PhraseGroup:
         self._anywhere: list[_Phrase] = []
         for number, table in enumerate(self.tables):
             for pattern, weight, tag in table.phrases:
-                phrase = _Phrase(number, re.compile(" (?:" + pattern + ")(?= )"), weight, tag)
                 words = first_words(pattern)
+                common = words is not None and any(w in _COMMON_WORDS for w, _ in words)
+                phrase = _Phrase(
+                    number,
+                    re.compile(" (?:" + pattern + ")(?= )"),
+                    weight,
+                    tag,
+                    second_words(pattern) if common else None,
+                )
                 if words is None:
                     self._anywhere.append(phrase)
                     continue
@@ -337,8 +377,12 @@ class PhraseGroup:
         padded = f" {text} "
         found: list[list[Hit]] = [[] for _ in self.tables]
         position = 0
-        for token in text.split(" "):
+        tokens = text.split(" ")
+        for index, token in enumerate(tokens):
+            following = tokens[index + 1] if index + 1 < len(tokens) else ""
             for phrase in self._candidates(token):
+                if phrase.second is not None and following not in phrase.second:
+                    continue
                 match = phrase.pattern.match(padded, position)
                 if match:
                     self._record(found, phrase, text, position, match.end() - 1)
