@@ -222,7 +222,7 @@ class IntakeService:
         open_ref = None
         if state.last_case_ref:
             last = await uow.cases.by_reference(state.last_case_ref)
-            if last is not None and last.status == "open":
+            if last is not None and last.status == "open" and not last.not_asb:
                 open_ref = last.reference
         earlier = await self._earlier_not_asb(uow, identity, now)
         counts = await uow.officers.open_case_counts()

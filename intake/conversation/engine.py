@@ -709,6 +709,8 @@ def _parse(question: Question, text: str, turn: _Turn) -> Any:
         # Not sure is not a yes: record it, so nobody reads it as a firm no.
         return {Answer.YES: "yes", Answer.NO: "no", Answer.NOT_SURE: "not_sure"}.get(answer)
     picked_one = parse_choice(text, options)
+    if picked_one is None and "none" in values and parse_yes_no(text) is Answer.NO:
+        picked_one = "none"
     if picked_one is None and set(values) >= {"yes", "no"}:
         answer = parse_yes_no(text, options)
         picked_one = {Answer.YES: "yes", Answer.NO: "no", Answer.NOT_SURE: "not_sure"}.get(answer)
