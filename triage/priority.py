@@ -56,6 +56,8 @@ class _Raising:
     all_cues: tuple[frozenset[str], ...]
     risk_levels: frozenset[RiskLevel]
     any_category_p1_at: RiskLevel
+    unmatched: Priority
+    unmatched_raise_with: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +68,8 @@ def _raising() -> _Raising:
         all_cues=tuple(frozenset(str(k) for k in group) for group in data["raise_with_all"]),
         risk_levels=frozenset(RiskLevel(str(level)) for level in data["raise_with_risk"]),
         any_category_p1_at=RiskLevel(str(data["any_category_p1_at_risk"])),
+        unmatched=Priority(str(data["unmatched_priority"])),
+        unmatched_raise_with=frozenset(str(k) for k in data["unmatched_raise_with"]),
     )
 
 
@@ -161,9 +165,12 @@ def decide_priority(
         )
 
     rule = policy.categories[category]
-    priority = rule.priority
+    read = classification.matched or classification.has(*_raising().unmatched_raise_with)
+    priority = rule.priority if read else _raising().unmatched
     reasons.append(
         f"{priority.value} ({PRIORITY_WORDS[priority]}): category {category.value} in the policy"
+        if read
+        else f"{priority.value} ({PRIORITY_WORDS[priority]}): no category words found yet"
     )
     if rule.severity_dependent:
         why = _severity_reasons(classification, risk, incidents_in_window, policy)

@@ -26,6 +26,10 @@ EMERGENCIES = [
     ("my neighbour is beating his wife, i can hear it through the wall now", "violence"),
     ("2 men fighting in the car park one has a machete", "weapon"),
     ("ex bf outside my flat now screaming hes gonna kill me", "threat"),
+    ("the dog from next door has got my cat and is mauling it now", "dog_attack"),
+    ("theres a man on the roof of the flats threatening to jump", "medical"),
+    ("my husband is drunk and says he will kill me tonight, he has a knife", "weapon"),
+    ("he's strangling her in the car park come quick", "violence"),
 ]
 
 NOT_EMERGENCIES = [

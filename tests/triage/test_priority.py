@@ -45,7 +45,20 @@ PRIORITY_CASES = [
     ("The Chinese takeaway customers park on the pavement outside my house", P2),
     ("the noise is killing me", P2),
     ("fire alarm testing every monday morning", P3),
+    ("my neighbour puts her bins out on the wrong day", P3),
+    ("cats from next door keep pooing in my garden", P2),
+    ("someone has put a note through my door saying watch your back", P1),
+    ("he stood at my window staring in for ages, its really freaking me out", P1),
+    ("the lady next door is controlled by her son, he takes her pension", P1),
 ]
+
+
+def test_a_report_with_no_category_words_waits_at_p2_not_p3(policy: Policy) -> None:
+    classification = classify("hello I want to report something")
+    decision = decide_priority(classification, policy)
+    assert decision.priority is P2
+    assert not decision.self_help_advice
+    assert "no category words found yet" in decision.reasons[-1]
 
 
 @pytest.mark.parametrize(("text", "priority"), PRIORITY_CASES)
