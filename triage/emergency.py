@@ -30,7 +30,7 @@ from triage.vocabulary import (
 _NOW = "now"
 _SENTENCE = " . "
 
-_SUPPORTING_KINDS = frozenset({"at_door"})
+_SUPPORTING_KINDS = frozenset({"at_door", "pursued"})
 """Kinds that are danger only beside some hostility in the report (a threat, a weapon, fear)."""
 
 

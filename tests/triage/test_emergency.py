@@ -32,7 +32,32 @@ EMERGENCIES = [
     ("he's strangling her in the car park come quick", "violence"),
 ]
 
+DANGER_IN_OTHER_WORDS = [
+    "There's someone banging on my door screaming they'll kill me, I'm so scared",
+    'my neighbour is trying to kick my door down',
+    'he has a gun',
+    "I've been stabbed",
+    'the youths are throwing bricks at my windows right now',
+    "my daughter has been attacked by a dog, there's blood everywhere",
+    "he's punching me",
+    "I'm locked in the bathroom he is outside",
+    "someone is following me home now, I'm scared",
+    'a car is on fire in the car park',
+    "they're fighting on the landing with bats",
+    'smell of burning coming from next door and the alarm is going off',
+    "man passed out in the lift, can't wake him",
+    'help my neighbour is attacking me',
+    "my son's been beaten up outside and he's bleeding badly",
+]
+
 NOT_EMERGENCIES = [
+    'the youths were throwing bricks at windows last week',
+    'he has a gun licence and goes shooting at weekends I think',
+    "I've been stabbed in the back by my so called friend who told the neighbour",
+    'my head is pounding from the bass',
+    "the neighbour's dog attacked my cat last year",
+    'people fighting in the street most weekends',
+    'I want to report a fire hazard: bikes stored in the escape route',
     "the noise from upstairs is killing me, every night till 3am",
     "the noise is killing me",
     "fire alarm testing every monday morning in our block",
@@ -73,3 +98,8 @@ def test_emergency_reason_quotes_the_danger_and_the_now_marker() -> None:
     reason = next(r for r in result.reasons if r.startswith("emergency"))
     assert "'smashing car windows" in reason
     assert "'right now'" in reason
+
+
+@pytest.mark.parametrize("text", DANGER_IN_OTHER_WORDS)
+def test_danger_in_other_words_is_an_emergency(text: str) -> None:
+    assert classify(text).emergency, classify(text).reasons

@@ -51,6 +51,34 @@ HATE_CASES = [
     ("they hate us for being who we are, pure prejudice", None),
 ]
 
+HATE_IN_OTHER_WORDS = [
+    "They keep calling us immigrants and telling us we don't belong here",
+    "my neighbour said she doesn't want people like us in the building, we're the only black family",
+    'someone left a note on my door saying no muslims',
+    'he imitates my stammer every time he sees me',
+    'they call my son a spaz',
+    'kids on the estate shout gay at my son',
+    "someone put a pig's head outside the mosque",
+    'disabled people should be put in homes she told me',
+    'they threw a bottle at me and shouted about my religion',
+    "they call me it because I'm non-binary",
+    'residents call the travellers pikeys',
+    'graffiti saying poles go home on the garages',
+    'a neighbour tried to pull off my niqab',
+    'he makes nasty comments about my skin colour',
+    'I was spat at for being gay',
+    'calls my autistic son a weirdo and a freak',
+    "they shout that I'm a mental case since they found out I have bipolar",
+    'anti-gay stickers stuck on my door',
+    "she said I'm an illegal and she'll have me deported",
+    'the man upstairs keeps making comments about my accent and telling me to learn english',
+    'they do the sign of the cross and laugh when I walk past in my hijab',
+    "my neighbour keeps saying I only got this flat because I'm foreign",
+    "someone scratched the word 'PAKI' into my car",
+    'we have had eggs thrown at our house since we put up a pride flag',
+    'they mock my son because he has down syndrome',
+]
+
 NOT_HATE_CASES = [
     "the Muslim family upstairs play loud music",
     "The Chinese takeaway customers park on the pavement outside my house",
@@ -101,3 +129,8 @@ def test_censored_slur_is_quoted_as_written() -> None:
     result = classify("nxt door keeps calling my son a p*ki")
     assert any("p*ki" in reason for reason in result.reasons)
     assert result.hate_strands == ("race",)
+
+
+@pytest.mark.parametrize("text", HATE_IN_OTHER_WORDS)
+def test_hostility_in_other_words_is_hate(text: str) -> None:
+    assert classify(text).hate, text
