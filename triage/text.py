@@ -16,6 +16,7 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
@@ -182,24 +183,21 @@ def normalise(text: str) -> NormalisedText:
     text = _strip_quoted_history(text, shorthand).translate(_CHARACTER_FOLDS).lower()
     raw = _TOKEN_RE.findall(text)
     plain = [t.replace("'", "") for t in raw]
-    words: list[str] = []
-    written: list[str] = []
-    starts: list[int] = []
-    offset = 0
-    digit_words = shorthand.digit_words
-    for index, token in enumerate(plain):
-        if token in digit_words and (
-            (index and plain[index - 1] in shorthand.digit_word_neighbours)
-            or (index + 1 < len(plain) and plain[index + 1] in shorthand.digit_word_neighbours)
-        ):
-            expanded: tuple[str, ...] = (digit_words[token],)
-        else:
-            expanded = _expand_word(token)
-        for part in expanded:
-            words.append(part)
-            written.append(raw[index])
-            starts.append(offset)
-            offset += len(part) + 1
+    digit_words, neighbours = shorthand.digit_words, shorthand.digit_word_neighbours
+    last = len(plain) - 1
+    expanded = [
+        (digit_words[token],)
+        if token in digit_words
+        and (
+            (index and plain[index - 1] in neighbours)
+            or (index < last and plain[index + 1] in neighbours)
+        )
+        else _expand_word(token)
+        for index, token in enumerate(plain)
+    ]
+    words = [word for parts in expanded for word in parts]
+    written = [raw[index] for index, parts in enumerate(expanded) for _ in parts]
+    starts = [0, *accumulate(len(word) + 1 for word in words)][: len(words)]
     return NormalisedText(
         text=" ".join(words), words=tuple(words), written=tuple(written), starts=tuple(starts)
     )

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -197,8 +197,7 @@ def first_words(pattern: str) -> set[tuple[str, bool]] | None:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One phrase found in a normalised report.
 
     Attributes:
@@ -378,9 +377,11 @@ class PhraseGroup:
         found: list[list[Hit]] = [[] for _ in self.tables]
         position = 0
         tokens = text.split(" ")
-        for index, token in enumerate(tokens):
-            following = tokens[index + 1] if index + 1 < len(tokens) else ""
-            for phrase in self._candidates(token):
+        tokens.append("")
+        candidates = self._candidates
+        for index, token in enumerate(tokens[:-1]):
+            following = tokens[index + 1]
+            for phrase in candidates(token):
                 if phrase.second is not None and following not in phrase.second:
                     continue
                 match = phrase.pattern.match(padded, position)
