@@ -310,7 +310,7 @@ class IntakeService:
         uow: UnitOfWork,
         result: StepResult,
         identity: ChannelIdentity,
-        inbound_id: int,
+        inbound_id: int | None,
         conversation: Conversation,
         message: InboundMessage,
     ) -> StepResult:
@@ -352,7 +352,7 @@ class IntakeService:
         uow: UnitOfWork,
         effect: Effect,
         identity: ChannelIdentity,
-        inbound_id: int,
+        inbound_id: int | None,
         reference: str | None,
         state: ConversationState,
         now: datetime,
@@ -418,7 +418,7 @@ class IntakeService:
         uow: UnitOfWork,
         effect: SaveCase,
         identity: ChannelIdentity,
-        inbound_id: int,
+        inbound_id: int | None,
         reference: str | None,
         state: ConversationState,
         now: datetime,
@@ -612,7 +612,7 @@ class IntakeService:
         case: Case,
         draft: CaseDraft,
         identity: ChannelIdentity,
-        inbound_id: int,
+        inbound_id: int | None,
         now: datetime,
     ) -> None:
         answers = draft.answers
@@ -700,7 +700,7 @@ class IntakeService:
         uow: UnitOfWork,
         replies: Sequence[Reply],
         identity: ChannelIdentity,
-        inbound_id: int,
+        inbound_id: int | None,
         inline: bool,
         reference: str | None,
     ) -> None:
@@ -756,7 +756,7 @@ class IntakeService:
                 uow,
                 result,
                 identity,
-                0,
+                None,
                 conversation,
                 InboundMessage(
                     channel=_channel(identity.channel),

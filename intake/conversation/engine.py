@@ -568,6 +568,9 @@ def _keep_attachments(turn: _Turn) -> None:
     if turn.state.pending == ["evidence"]:
         _record(turn, BY_ID["evidence"], "sending_now")
         _ask_next(turn)
+    elif "evidence" not in turn.state.answers and turn.state.status in ("asking", "confirming"):
+        turn.state.answers["evidence"] = "sending_now"
+        turn.state.prefilled.append("evidence")
 
 
 def _keep_quietly(turn: _Turn, text: str) -> None:

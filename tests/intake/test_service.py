@@ -1,0 +1,227 @@
+"""The intake service on real databases (SQLite and PostgreSQL): one transaction per message,
+redeliveries answered once, partial reports never dropped, evidence kept."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from intake.bootstrap import sync_team
+from intake.messages import Attachment, Channel, InboundMessage
+from intake.service import SAFE_FAILURE_TEXT, IntakeService
+from intake.settings import Settings, load_settings
+from storage.models import (
+    Case,
+    ChannelIdentity,
+    ConsentRecord,
+    Conversation,
+    Evidence,
+    InboundMessage as InboundRow,
+    Incident,
+    OutboxMessage,
+    RiskAssessment,
+    ScheduledAction,
+)
+from storage.uow import Storage
+from tests.conftest import REPO
+
+LONDON = ZoneInfo("Europe/London")
+FRIDAY_4PM = datetime(2026, 11, 20, 16, 0, tzinfo=LONDON)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(REPO / "config.yaml", {"INTAKE_SERVICE__DATA_DIR": str(tmp_path / "var")})
+
+
+@pytest.fixture
+async def service(storage: Storage, settings: Settings) -> IntakeService:
+    await sync_team(storage, settings.team)
+    return IntakeService(storage, settings, clock=Clock(FRIDAY_4PM))
+
+
+class Sender:
+    def __init__(self, service: IntakeService, channel: Channel, address: str) -> None:
+        self.service, self.channel, self.address = service, channel, address
+        self.count = 0
+
+    async def say(self, text: str, **extra: Any) -> list[str]:
+        self.count += 1
+        clock = self.service.clock
+        message = InboundMessage(self.channel, self.address, f"{self.address}-{self.count}", text,
+                                 clock(), **extra)
+        handled = await self.service.handle(message)
+        self.last = handled.replies
+        return [r.text for r in handled.replies]
+
+    async def finish_report(self) -> list[str]:
+        """Answer every question from ANSWERS (by question id) and send the report."""
+        replies: list[str] = []
+        for _ in range(40):
+            asked = next((r.question_id for r in reversed(self.last) if r.question_id), None)
+            if asked is None:
+                assert self.last[-1].text == "Is this right?", [r.text for r in self.last]
+                return await self.say("1")
+            replies = await self.say(ANSWERS[asked])
+        raise AssertionError(replies)
+
+
+ANSWERS = {
+    "category": "1", "danger": "no", "for_whom": "myself", "when": "last night",
+    "how_often": "2", "still_happening": "yes", "where": "Elm Court stairwell, DH1",
+    "who": "1", "evidence": "later", "hate": "no", "risk": "1 2", "share_consent": "yes",
+    "anonymous": "1", "reporter_name": "Sam Jones", "reporter_address": "12 Elm Court DH1 3AB",
+    "contact_method": "1", "safe_messages": "yes", "update_frequency": "2", "support": "no",
+    "adjustments": "none", "graffiti_offensive": "no",
+}
+
+
+async def count(storage: Storage, model: Any, *where: Any) -> int:
+    async with storage.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def test_a_report_lands_in_one_transaction_with_all_its_rows(
+    service: IntakeService, storage: Storage
+) -> None:
+    sms = Sender(service, Channel.SMS, "+447700900123")
+    await sms.say("my neighbour keeps threatening me on the stairs")
+    replies = await sms.finish_report()
+    assert "Your reference is ASB-2026-000001" in replies[0]
+    async with storage.session() as session:
+        case = (await session.execute(select(Case))).scalar_one()
+        assert (case.status, case.priority, case.category) == ("open", "P1", "violence_threats")
+        assert case.deadline_at == datetime(2026, 11, 23, 17, tzinfo=LONDON)
+        assert case.officer_id in ("amara", "ben") and case.area_code == "north"
+        assert case.adjustments == {"safe_messages": "yes", "support": "no"}
+    assert await count(storage, Incident) == 1
+    assert await count(storage, RiskAssessment) == 1
+    assert await count(storage, ConsentRecord, ConsentRecord.kind == "share_with_police") == 1
+    assert await count(storage, OutboxMessage, OutboxMessage.status == "pending") >= 20
+    async with storage.session() as session:
+        kinds = set((await session.execute(select(ScheduledAction.kind))).scalars())
+    assert {"alert_officer", "first_contact_deadline", "closure_check"} <= kinds
+
+
+async def test_a_redelivered_message_gets_the_first_answer_and_changes_nothing(
+    service: IntakeService, storage: Storage
+) -> None:
+    message = InboundMessage(Channel.SMS, "+447700900124", "SMdup1",
+                             "kids keep kicking footballs at my window", FRIDAY_4PM)
+    first = await service.handle(message)
+    again = await service.handle(message)
+    assert first.first_delivery and not again.first_delivery
+    assert [r.text for r in again.replies] == [r.text for r in first.replies]
+    assert await count(storage, InboundRow) == 1
+    async with storage.session() as session:
+        conversation = (await session.execute(select(Conversation))).scalar_one()
+    assert conversation.version == 1
+
+
+async def test_concurrent_redeliveries_are_processed_once(
+    service: IntakeService, storage: Storage
+) -> None:
+    message = InboundMessage(Channel.SMS, "+447700900125", "SMdup2",
+                             "someone keeps dumping rubbish by the bins", FRIDAY_4PM)
+    results = await asyncio.gather(*(service.handle(message) for _ in range(10)),
+                                   return_exceptions=True)
+    handled = [r for r in results if not isinstance(r, BaseException)]
+    assert sum(1 for r in handled if r.first_delivery) == 1
+    assert await count(storage, InboundRow) == 1
+    assert await count(storage, OutboxMessage) == len(handled[0].replies)
+
+
+async def test_a_quiet_reporter_with_a_risk_signal_is_saved_and_flagged(
+    service: IntakeService, storage: Storage
+) -> None:
+    web = Sender(service, Channel.WEB, "web-session-1")
+    await web.say("he said he would stab me if I told anyone")
+    assert await count(storage, Case) == 0
+    service.clock.now = FRIDAY_4PM + timedelta(hours=3)  # type: ignore[attr-defined]
+    assert await service.run_idle_checks() == 1
+    async with storage.session() as session:
+        case = (await session.execute(select(Case))).scalar_one()
+        alerts = (await session.execute(select(ScheduledAction).where(
+            ScheduledAction.kind == "alert_officer"))).scalars().all()
+    assert case.status == "incomplete" and case.priority == "P1"
+    assert [a.payload["reason"] for a in alerts] == ["partial report with a risk signal"]
+    assert await service.run_idle_checks() == 0
+
+
+async def test_an_idle_check_does_nothing_if_the_reporter_carried_on(
+    service: IntakeService, storage: Storage
+) -> None:
+    web = Sender(service, Channel.WEB, "web-session-2")
+    await web.say("there is an old fridge dumped in the car park")
+    service.clock.now = FRIDAY_4PM + timedelta(hours=1)  # type: ignore[attr-defined]
+    await web.say("1")
+    service.clock.now = FRIDAY_4PM + timedelta(hours=2, minutes=30)  # type: ignore[attr-defined]
+    assert await service.run_idle_checks() == 0
+    assert await count(storage, Case) == 0
+
+
+async def test_stop_and_start_mark_the_number(service: IntakeService, storage: Storage) -> None:
+    sms = Sender(service, Channel.SMS, "+447700900126")
+    await sms.say("STOP")
+    async with storage.session() as session:
+        identity = (await session.execute(select(ChannelIdentity))).scalar_one()
+    assert identity.opted_out_at is not None
+    await sms.say("START")
+    async with storage.session() as session:
+        identity = (await session.execute(select(ChannelIdentity))).scalar_one()
+    assert identity.opted_out_at is None
+
+
+async def test_photos_are_stored_and_linked_to_the_case(
+    service: IntakeService, storage: Storage, settings: Settings
+) -> None:
+    web = Sender(service, Channel.WEB, "web-session-3")
+    await web.say("someone has smashed the glass in the front door of the block")
+    photo = Attachment("image/jpeg", 4, "door.jpg", b"\xff\xd8\xff\xe0")
+    replies = await web.say("", attachments=(photo,))
+    assert "kept 1 file" in replies[0]
+    await web.finish_report()
+    async with storage.session() as session:
+        evidence = (await session.execute(select(Evidence))).scalar_one()
+        case = (await session.execute(select(Case))).scalar_one()
+    assert evidence.case_id == case.id and evidence.kind == "photo"
+    assert Path(evidence.stored_at).read_bytes() == b"\xff\xd8\xff\xe0"
+    assert Path(evidence.stored_at).is_relative_to(settings.service.data_dir)
+
+
+class BrokenService(IntakeService):
+    async def _context(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in a step")
+
+
+async def test_a_failing_step_keeps_the_message_and_answers_safely(
+    storage: Storage, settings: Settings
+) -> None:
+    broken = BrokenService(storage, settings, clock=Clock(FRIDAY_4PM))
+    message = InboundMessage(Channel.SMS, "+447700900127", "SMbroken",
+                             "my neighbour threatened me", FRIDAY_4PM, raw=b"Body=my+neighbour")
+    handled = await broken.handle(message)
+    assert [r.text for r in handled.replies] == [SAFE_FAILURE_TEXT]
+    async with storage.session() as session:
+        row = (await session.execute(select(InboundRow))).scalar_one()
+        flags = (await session.execute(select(ScheduledAction).where(
+            ScheduledAction.kind == "officer_flag"))).scalars().all()
+    assert (row.status, row.payload, row.error) == ("failed", b"Body=my+neighbour", "RuntimeError")
+    assert len(flags) == 1
+    again = await broken.handle(message)
+    assert not again.first_delivery and [r.text for r in again.replies] == [SAFE_FAILURE_TEXT]
+
