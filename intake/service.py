@@ -9,14 +9,15 @@ the reporter gets a safe answer: nothing acknowledged is ever lost.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -45,7 +46,7 @@ from intake.conversation.engine import (
     step,
 )
 from intake.conversation.state import ConversationState
-from intake.messages import Attachment, InboundMessage, Reply
+from intake.messages import Attachment, Channel, InboundMessage, Option, Reply
 from intake.settings import Settings
 from storage.models import (
     Advocacy,
@@ -167,11 +168,7 @@ class IntakeService:
         if result.state.status in ("describing", "asking", "confirming"):
             await uow.actions.schedule(
                 "conversation_idle",
-                message.received_at
-                + _timedelta(
-                    self.settings.conversation.idle_timeout.amount,
-                    self.settings.conversation.idle_timeout.unit,
-                ),
+                message.received_at + self.settings.conversation.idle_timeout.as_timedelta(),
                 dedupe_key=f"idle:{conversation.id}:{conversation.version}",
                 payload={"conversation_id": conversation.id, "version": conversation.version},
             )
@@ -245,10 +242,7 @@ class IntakeService:
             catalog=self.catalog,
             now=now,
             landlord=self.settings.service.landlord,
-            idle_timeout=_timedelta(
-                self.settings.conversation.idle_timeout.amount,
-                self.settings.conversation.idle_timeout.unit,
-            ),
+            idle_timeout=self.settings.conversation.idle_timeout.as_timedelta(),
             known_case=known,
             open_case=open_ref,
             earlier_not_asb=earlier,
@@ -291,7 +285,7 @@ class IntakeService:
     async def _earlier_not_asb(
         self, uow: UnitOfWork, identity: ChannelIdentity, now: datetime
     ) -> tuple[str, ...]:
-        window = self.calendar.before(now, _backwards(self.policy.not_asb.repeat_window))
+        window = self.calendar.before(now, self.policy.not_asb.repeat_window)
         rows = await uow.session.execute(
             select(Case.reference, Case.received_at)
             .where(
@@ -652,7 +646,11 @@ class IntakeService:
         )
 
     async def _keep_evidence(
-        self, uow: UnitOfWork, attachments: Sequence[Attachment], case: Case | None, inbound_id: int
+        self,
+        uow: UnitOfWork,
+        attachments: Sequence[Attachment],
+        case: Case | None,
+        inbound_id: int | None,
     ) -> list[int]:
         ids = []
         limit = self.settings.conversation.attachment_max_bytes
@@ -661,11 +659,7 @@ class IntakeService:
             digest = hashlib.sha256(data).hexdigest()
             stored = ""
             if data and len(data) <= limit:
-                self.evidence_dir.mkdir(parents=True, exist_ok=True)
-                path = self.evidence_dir / digest
-                if not path.exists():
-                    path.write_bytes(data)
-                stored = str(path)
+                stored = await asyncio.to_thread(_store_file, self.evidence_dir, digest, data)
             evidence = Evidence(
                 case_id=case.id if case else None,
                 inbound_message_id=inbound_id,
@@ -759,7 +753,7 @@ class IntakeService:
                 None,
                 conversation,
                 InboundMessage(
-                    channel=_channel(identity.channel),
+                    channel=Channel(identity.channel),
                     sender=identity.address,
                     external_id="",
                     text="",
@@ -789,10 +783,13 @@ class IntakeService:
         return saved
 
 
-def _channel(value: str) -> Any:
-    from intake.messages import Channel
-
-    return Channel(value)
+def _store_file(folder: Path, name: str, data: bytes) -> str:
+    """Write evidence once, named by its SHA-256 (blocking: run in a thread)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if not path.exists():
+        path.write_bytes(data)
+    return str(path)
 
 
 def _contact_identity(contact: str) -> tuple[str | None, str | None]:
@@ -807,25 +804,7 @@ def _contact_identity(contact: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _timedelta(amount: int, unit: str) -> timedelta:
-    return {
-        "minutes": timedelta(minutes=amount),
-        "hours": timedelta(hours=amount),
-        "days": timedelta(days=amount),
-    }.get(unit, timedelta(hours=amount))
-
-
-def _backwards(duration: Any) -> Any:
-    from triage.policy import Duration
-
-    if duration.unit == "months":
-        return Duration.parse(f"{duration.amount * 31} days")
-    return duration
-
-
 def _serialise(replies: Sequence[Reply]) -> str:
-    import json
-
     return json.dumps(
         [
             {
@@ -840,10 +819,6 @@ def _serialise(replies: Sequence[Reply]) -> str:
 
 
 def _stored_replies(response: str | None) -> tuple[Reply, ...]:
-    import json
-
-    from intake.messages import Option
-
     if not response:
         return ()
     return tuple(

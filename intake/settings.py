@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any, Literal, Self, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 
 from triage.policy import Duration, Policy
@@ -171,6 +179,12 @@ class ConversationSettings(Section):
     idle_timeout: Duration = Duration.parse("2 hours")
     """After this long without a reply a partial report is saved (and flagged if risky)."""
     attachment_max_bytes: int = Field(default=10_000_000, ge=1)
+
+    @field_validator("idle_timeout")
+    @classmethod
+    def _elapsed(cls, value: Duration) -> Duration:
+        value.as_timedelta()  # raises for working days and months: a gap is elapsed time
+        return value
 
 
 class Settings(Section):

@@ -203,17 +203,17 @@ class WorkingCalendar:
         return here.replace(year=year, month=month, day=day, tzinfo=None).replace(tzinfo=self.zone)
 
     def before(self, moment: datetime, duration: Duration) -> datetime:
-        """``moment`` minus an elapsed ``duration`` (hours, minutes or days), e.g. a reminder."""
-        deltas = {
-            DurationUnit.HOURS: timedelta(hours=duration.amount),
-            DurationUnit.MINUTES: timedelta(minutes=duration.amount),
-            DurationUnit.DAYS: timedelta(days=duration.amount),
-        }
-        if duration.unit not in deltas:
+        """``moment`` minus ``duration`` in elapsed time or calendar months (a reminder, or
+        the start of a look-back window such as "12 months")."""
+        if duration.unit is DurationUnit.MONTHS:
+            return self._calendar_months(moment, -duration.amount)
+        try:
+            delta = duration.as_timedelta()
+        except ValueError:
             raise ValueError(
-                f"'{duration}' cannot be counted backwards; use hours, minutes or days"
-            )
-        return self._elapsed(moment, -deltas[duration.unit])
+                f"'{duration}' cannot be counted backwards; use minutes, hours, days or months"
+            ) from None
+        return self._elapsed(moment, -delta)
 
 
 _DEADLINE_BY_UNIT = {

@@ -8,7 +8,7 @@ thresholds and the bank-holiday nation. One YAML file per landlord (see ``polici
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -116,6 +116,17 @@ class Duration(BaseModel):
     def parse(cls, phrase: str) -> Duration:
         """Build a duration from its phrase, e.g. ``Duration.parse("1 working day")``."""
         return cls.model_validate(phrase)
+
+    def as_timedelta(self) -> timedelta:
+        """Elapsed time for minutes, hours and days; other units depend on the calendar."""
+        per_unit = {
+            DurationUnit.MINUTES: timedelta(minutes=1),
+            DurationUnit.HOURS: timedelta(hours=1),
+            DurationUnit.DAYS: timedelta(days=1),
+        }
+        if self.unit not in per_unit:
+            raise ValueError(f"'{self}' is not a fixed length of time")
+        return per_unit[self.unit] * self.amount
 
     def __str__(self) -> str:
         words = {

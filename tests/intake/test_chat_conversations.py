@@ -128,7 +128,7 @@ ROUTINE = {
     "safe for us to leave you messages": "yes",
     "How often would you like an update": "2",
     "put you in touch with support": "no",
-    "help you talk to us": "none",
+    "to talk to us": "none",
     "Is this right?": "1",
 }
 

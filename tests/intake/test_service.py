@@ -22,11 +22,13 @@ from storage.models import (
     ConsentRecord,
     Conversation,
     Evidence,
-    InboundMessage as InboundRow,
     Incident,
     OutboxMessage,
     RiskAssessment,
     ScheduledAction,
+)
+from storage.models import (
+    InboundMessage as InboundRow,
 )
 from storage.uow import Storage
 from tests.conftest import REPO
@@ -62,8 +64,9 @@ class Sender:
     async def say(self, text: str, **extra: Any) -> list[str]:
         self.count += 1
         clock = self.service.clock
-        message = InboundMessage(self.channel, self.address, f"{self.address}-{self.count}", text,
-                                 clock(), **extra)
+        message = InboundMessage(
+            self.channel, self.address, f"{self.address}-{self.count}", text, clock(), **extra
+        )
         handled = await self.service.handle(message)
         self.last = handled.replies
         return [r.text for r in handled.replies]
@@ -81,12 +84,27 @@ class Sender:
 
 
 ANSWERS = {
-    "category": "1", "danger": "no", "for_whom": "myself", "when": "last night",
-    "how_often": "2", "still_happening": "yes", "where": "Elm Court stairwell, DH1",
-    "who": "1", "evidence": "later", "hate": "no", "risk": "1 2", "share_consent": "yes",
-    "anonymous": "1", "reporter_name": "Sam Jones", "reporter_address": "12 Elm Court DH1 3AB",
-    "contact_method": "1", "safe_messages": "yes", "update_frequency": "2", "support": "no",
-    "adjustments": "none", "graffiti_offensive": "no",
+    "category": "1",
+    "danger": "no",
+    "for_whom": "myself",
+    "when": "last night",
+    "how_often": "2",
+    "still_happening": "yes",
+    "where": "Elm Court stairwell, DH1",
+    "who": "1",
+    "evidence": "later",
+    "hate": "no",
+    "risk": "1 2",
+    "share_consent": "yes",
+    "anonymous": "1",
+    "reporter_name": "Sam Jones",
+    "reporter_address": "12 Elm Court DH1 3AB",
+    "contact_method": "1",
+    "safe_messages": "yes",
+    "update_frequency": "2",
+    "support": "no",
+    "adjustments": "none",
+    "graffiti_offensive": "no",
 }
 
 
@@ -120,8 +138,13 @@ async def test_a_report_lands_in_one_transaction_with_all_its_rows(
 async def test_a_redelivered_message_gets_the_first_answer_and_changes_nothing(
     service: IntakeService, storage: Storage
 ) -> None:
-    message = InboundMessage(Channel.SMS, "+447700900124", "SMdup1",
-                             "kids keep kicking footballs at my window", FRIDAY_4PM)
+    message = InboundMessage(
+        Channel.SMS,
+        "+447700900124",
+        "SMdup1",
+        "kids keep kicking footballs at my window",
+        FRIDAY_4PM,
+    )
     first = await service.handle(message)
     again = await service.handle(message)
     assert first.first_delivery and not again.first_delivery
@@ -135,10 +158,16 @@ async def test_a_redelivered_message_gets_the_first_answer_and_changes_nothing(
 async def test_concurrent_redeliveries_are_processed_once(
     service: IntakeService, storage: Storage
 ) -> None:
-    message = InboundMessage(Channel.SMS, "+447700900125", "SMdup2",
-                             "someone keeps dumping rubbish by the bins", FRIDAY_4PM)
-    results = await asyncio.gather(*(service.handle(message) for _ in range(10)),
-                                   return_exceptions=True)
+    message = InboundMessage(
+        Channel.SMS,
+        "+447700900125",
+        "SMdup2",
+        "someone keeps dumping rubbish by the bins",
+        FRIDAY_4PM,
+    )
+    results = await asyncio.gather(
+        *(service.handle(message) for _ in range(10)), return_exceptions=True
+    )
     handled = [r for r in results if not isinstance(r, BaseException)]
     assert sum(1 for r in handled if r.first_delivery) == 1
     assert await count(storage, InboundRow) == 1
@@ -155,8 +184,15 @@ async def test_a_quiet_reporter_with_a_risk_signal_is_saved_and_flagged(
     assert await service.run_idle_checks() == 1
     async with storage.session() as session:
         case = (await session.execute(select(Case))).scalar_one()
-        alerts = (await session.execute(select(ScheduledAction).where(
-            ScheduledAction.kind == "alert_officer"))).scalars().all()
+        alerts = (
+            (
+                await session.execute(
+                    select(ScheduledAction).where(ScheduledAction.kind == "alert_officer")
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert case.status == "incomplete" and case.priority == "P1"
     assert [a.payload["reason"] for a in alerts] == ["partial report with a risk signal"]
     assert await service.run_idle_checks() == 0
@@ -199,7 +235,8 @@ async def test_photos_are_stored_and_linked_to_the_case(
         evidence = (await session.execute(select(Evidence))).scalar_one()
         case = (await session.execute(select(Case))).scalar_one()
     assert evidence.case_id == case.id and evidence.kind == "photo"
-    assert Path(evidence.stored_at).read_bytes() == b"\xff\xd8\xff\xe0"
+    stored = await asyncio.to_thread(Path(evidence.stored_at).read_bytes)
+    assert stored == b"\xff\xd8\xff\xe0"
     assert Path(evidence.stored_at).is_relative_to(settings.service.data_dir)
 
 
@@ -212,16 +249,28 @@ async def test_a_failing_step_keeps_the_message_and_answers_safely(
     storage: Storage, settings: Settings
 ) -> None:
     broken = BrokenService(storage, settings, clock=Clock(FRIDAY_4PM))
-    message = InboundMessage(Channel.SMS, "+447700900127", "SMbroken",
-                             "my neighbour threatened me", FRIDAY_4PM, raw=b"Body=my+neighbour")
+    message = InboundMessage(
+        Channel.SMS,
+        "+447700900127",
+        "SMbroken",
+        "my neighbour threatened me",
+        FRIDAY_4PM,
+        raw=b"Body=my+neighbour",
+    )
     handled = await broken.handle(message)
     assert [r.text for r in handled.replies] == [SAFE_FAILURE_TEXT]
     async with storage.session() as session:
         row = (await session.execute(select(InboundRow))).scalar_one()
-        flags = (await session.execute(select(ScheduledAction).where(
-            ScheduledAction.kind == "officer_flag"))).scalars().all()
+        flags = (
+            (
+                await session.execute(
+                    select(ScheduledAction).where(ScheduledAction.kind == "officer_flag")
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert (row.status, row.payload, row.error) == ("failed", b"Body=my+neighbour", "RuntimeError")
     assert len(flags) == 1
     again = await broken.handle(message)
     assert not again.first_delivery and [r.text for r in again.replies] == [SAFE_FAILURE_TEXT]
-
