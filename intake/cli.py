@@ -234,6 +234,47 @@ def _read_line(interactive: bool) -> str | None:
     return line.rstrip("\n")
 
 
+@main.command("triage")
+@click.pass_obj
+def triage_command(config: Path | None) -> None:
+    """Triage reports: JSON lines {"text": ..., "channel": ...} in, one JSON line out each.
+
+    Each output line holds category, categories, hate_crime, emergency, not_asb, priority and
+    reasons, from the text alone under the configured policy. A malformed line gets an error
+    object on its own line and the run goes on; the exit status is 1 if any line failed.
+    """
+    from triage import classify, decide_priority
+
+    settings = _load(config)
+    failed = False
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError('expected an object with a "text" string')
+            channel = item.get("channel")
+            if channel is not None and not isinstance(channel, str):
+                raise ValueError('"channel" must be a string')
+        except ValueError as exc:
+            failed = True
+            click.echo(json.dumps({"error": str(exc), "line": number}))
+            continue
+        classification = classify(item["text"], channel)
+        decision = decide_priority(classification, settings.policy)
+        click.echo(json.dumps({
+            "category": decision.category.value,
+            "categories": [c.value for c in classification.categories],
+            "hate_crime": decision.hate,
+            "emergency": decision.call_999,
+            "not_asb": decision.self_help_advice,
+            "priority": decision.priority.value,
+            "reasons": [*classification.reasons, *decision.reasons],
+        }))
+    sys.exit(1 if failed else 0)
+
+
 @main.group("cases")
 def cases_group() -> None:
     """Look at cases."""
