@@ -62,6 +62,12 @@ class InboundMessage:
     """A case reference the channel found in threading (email subject, In-Reply-To)."""
     raw: bytes = b""
     """The payload exactly as received."""
+    auto_reply_allowed: bool = True
+    """False for mail that must never get an automatic answer (RFC 3834: auto-submitted,
+    bulk or list mail, mailer-daemon, an empty return path). The message is still processed."""
+    reply_context: dict[str, str] = field(default_factory=dict)
+    """Channel data to echo back when answering: the email Message-ID and subject for
+    threading, the Telegram chat id, which of our numbers was texted. Opaque to the engine."""
 
 
 @dataclass(frozen=True)
@@ -85,3 +91,14 @@ class Reply:
     urgent: bool = False
     """Safety text (999) that must go first and never be trimmed."""
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What became of one inbound message, as the channel that delivered it needs to know."""
+
+    replies: tuple[Reply, ...]
+    first_delivery: bool
+    """False for a redelivery: the replies are the ones given the first time."""
+    case_reference: str | None = None
+    inbound_id: int | None = None

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,7 +46,7 @@ from intake.conversation.engine import (
     step,
 )
 from intake.conversation.state import ConversationState
-from intake.messages import Attachment, Channel, InboundMessage, Option, Reply
+from intake.messages import Attachment, Channel, Handled, InboundMessage, Option, Reply
 from intake.settings import Settings
 from storage.models import (
     Advocacy,
@@ -70,16 +70,6 @@ SAFE_FAILURE_TEXT = (
     "Sorry, something went wrong on our side. Your message is saved and an officer will see "
     "it. If you are in danger, call 999."
 )
-
-
-@dataclass(frozen=True)
-class Handled:
-    """What became of one inbound message."""
-
-    replies: tuple[Reply, ...]
-    first_delivery: bool
-    case_reference: str | None = None
-    inbound_id: int | None = None
 
 
 class IntakeService:
@@ -162,8 +152,9 @@ class IntakeService:
             result.replies,
             identity,
             inbound.id,
-            inline,
+            self._reply_status(message, identity, inline),
             result.state.case_ref or result.state.last_case_ref,
+            message.reply_context,
         )
         if result.state.status in ("describing", "asking", "confirming"):
             await uow.actions.schedule(
@@ -689,16 +680,29 @@ class IntakeService:
         case = await uow.cases.by_reference(reference)
         return case.id if case else None
 
+    @staticmethod
+    def _reply_status(message: InboundMessage, identity: ChannelIdentity, inline: bool) -> str:
+        """inline (the channel answers in its response), pending (the outbox sends it) or
+        suppressed (RFC 3834 mail, or a number Twilio has opted out, which answers STOP
+        itself). Suppressed replies are still kept, for the transcript."""
+        if not message.auto_reply_allowed:
+            return "suppressed"
+        if identity.opted_out_at is not None and message.channel in (Channel.SMS, Channel.WHATSAPP):
+            return "suppressed"
+        return "inline" if inline else "pending"
+
     async def _queue_replies(
         self,
         uow: UnitOfWork,
         replies: Sequence[Reply],
         identity: ChannelIdentity,
         inbound_id: int | None,
-        inline: bool,
+        status: str,
         reference: str | None,
+        context: dict[str, str] | None = None,
     ) -> None:
         case_id = await self._case_id(uow, reference)
+        group = f"reply:{inbound_id}"
         for index, reply in enumerate(replies):
             await uow.outbox.enqueue(
                 OutboxMessage(
@@ -713,8 +717,11 @@ class IntakeService:
                         "multiple": reply.multiple,
                         "question_id": reply.question_id,
                         "urgent": reply.urgent,
+                        "group": group,
+                        "reference": reference,
+                        "context": dict(context or {}),
                     },
-                    status="inline" if inline else "pending",
+                    status=status,
                     next_attempt_at=self.clock(),
                 )
             )

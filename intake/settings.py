@@ -172,6 +172,86 @@ class TeamSettings(Section):
         return self
 
 
+class SmsSettings(Section):
+    """Twilio SMS and WhatsApp. Without credentials the real SDK talks to a local stand-in."""
+
+    enabled: bool = True
+    account_sid: str = Field(default="", pattern=r"^(AC[0-9a-fA-F]{32})?$")
+    auth_token: SecretStr | None = None
+    """Environment only (INTAKE_CHANNELS__SMS__AUTH_TOKEN)."""
+    from_number: str = Field(default="+447700900000", pattern=r"^\+[1-9]\d{6,14}$")
+    whatsapp_from: str | None = Field(default=None, pattern=r"^whatsapp:\+[1-9]\d{6,14}$")
+    api_base_url: str | None = None
+    """Where the Twilio API is; None means Twilio itself, or the local stand-in in sandbox."""
+    trust_forwarded_headers: bool = False
+    """Believe X-Forwarded-Proto/Host from a TLS-terminating proxy (only behind one)."""
+    media_max_bytes: int = Field(default=5_000_000, ge=1)
+    media_types: tuple[str, ...] = (
+        "image/jpeg", "image/png", "image/gif", "image/webp", "image/heic",
+        "audio/mpeg", "audio/ogg", "audio/amr", "audio/mp4", "video/mp4", "video/3gpp",
+        "application/pdf",
+    )
+
+    @property
+    def sandbox(self) -> bool:
+        """No account configured: use the stand-in Twilio API on loopback."""
+        return not self.account_sid or self.auth_token is None
+
+
+class EmailSettings(Section):
+    """Our own SMTP server for reports, and the relay replies go out through."""
+
+    enabled: bool = True
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=2525, ge=0, le=65535)
+    addresses: tuple[str, ...] = ("report@asb.example.org",)
+    """Only mail to these addresses is accepted (550 otherwise)."""
+    from_address: str = Field(default="report@asb.example.org",
+                              pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    max_message_bytes: int = Field(default=15_000_000, ge=1024)
+    relay_host: str = "127.0.0.1"
+    relay_port: int = Field(default=2526, ge=1, le=65535)
+    relay_starttls: bool = False
+    relay_username: str | None = None
+    relay_password: SecretStr | None = None
+    """Environment only (INTAKE_CHANNELS__EMAIL__RELAY_PASSWORD)."""
+    replies_per_sender_per_hour: int = Field(default=12, ge=1)
+
+
+class TelegramSettings(Section):
+    """A Telegram bot. Without a token the real library talks to a local stand-in Bot API."""
+
+    enabled: bool = True
+    bot_token: SecretStr | None = None
+    """Environment only (INTAKE_CHANNELS__TELEGRAM__BOT_TOKEN)."""
+    mode: Literal["webhook", "polling"] = "webhook"
+    webhook_secret: SecretStr | None = None
+    """Environment only; checked against X-Telegram-Bot-Api-Secret-Token."""
+    api_base_url: str | None = None
+    """None means Telegram itself, or the local stand-in in sandbox."""
+
+    @property
+    def sandbox(self) -> bool:
+        """No token configured: use the stand-in Bot API on loopback."""
+        return self.bot_token is None
+
+
+class WebChatSettings(Section):
+    """The web chat page at /chat."""
+
+    enabled: bool = True
+    session_max_age: Duration = Duration.parse("30 days")
+
+
+class ChannelsSettings(Section):
+    """Which channels run, and how."""
+
+    sms: SmsSettings = SmsSettings()
+    email: EmailSettings = EmailSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    web: WebChatSettings = WebChatSettings()
+
+
 class ConversationSettings(Section):
     """How the intake conversation behaves."""
 
@@ -196,6 +276,7 @@ class Settings(Section):
     policy: Policy
     team: TeamSettings = TeamSettings()
     conversation: ConversationSettings = ConversationSettings()
+    channels: ChannelsSettings = ChannelsSettings()
 
 
 # --- loading ------------------------------------------------------------------------------
