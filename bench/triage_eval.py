@@ -2,19 +2,23 @@
 
 Usage::
 
-    .venv/bin/python bench/triage_eval.py [--samples PATH] [--data FILE ...] [--config PATH]
-                                          [--json] [--calls N] [--errors]
+    .venv/bin/python bench/triage_eval.py [--samples PATH] [--data FILE ...] [--heldout]
+                                          [--config PATH] [--json] [--calls N] [--errors]
 
 Scores ``../shared/samples/triage_examples.jsonl`` and every ``bench/data/*.jsonl`` (or the
-files given with ``--data``). Each line is one labelled report::
+files given with ``--data``): the development figures. With ``--heldout`` it also scores every
+``bench/heldout/*.jsonl``, each file on its own and never folded into the development figures:
+held-out reports are for measuring, not for tuning. Each line is one labelled report::
 
     {"id": "s001", "channel": "sms", "text": "...", "cats": ["hate_incident", ...],
      "hate": true, "emergency": false, "not_asb": false, "pri": ["P1"]}
 
 Prints, per file and overall: hate recall and precision, emergency recall and precision,
 not-ASB precision, priority accuracy (the priority is in ``pri``), first-category accuracy
-(the top category is in ``cats``) and reports per second on one core (classify + priority).
-Also writes the figures as JSON to ``bench/results/triage_eval.json``.
+(the top category is in ``cats``) and reports per second on one core (classify + priority,
+timed on the development reports only). ``--json`` prints one object whose top-level figures
+are the development overall ones plus ``messages_per_second``; the same object is written to
+``bench/results/triage_eval.json``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SAMPLES = ROOT.parent / "shared" / "samples" / "triage_examples.jsonl"
 DEFAULT_CONFIG = ROOT / "config.yaml"
 RESULTS = ROOT / "bench" / "results" / "triage_eval.json"
+HELDOUT = ROOT / "bench" / "heldout"
 
 
 def default_policy() -> Policy:
@@ -178,11 +183,46 @@ def throughput(texts: Sequence[str], policy: Policy, calls: int) -> float:
     return calls / (time.perf_counter() - started)
 
 
+def _score_files(
+    files: Sequence[Path], policy: Policy, errors: bool
+) -> tuple[Tally, dict[str, dict[str, Any]], list[str]]:
+    overall = Tally()
+    per_file: dict[str, dict[str, Any]] = {}
+    texts: list[str] = []
+    for path in files:
+        reports = read_reports(path)
+        texts.extend(r["text"] for r in reports)
+        tally = score(reports, policy)
+        overall.add(tally)
+        per_file[path.name] = tally.figures()
+        if errors:
+            per_file[path.name]["errors"] = tally.errors
+    return overall, per_file, texts
+
+
+def _print_figures(name: str, figures: dict[str, Any]) -> None:
+    print(f"\n{name}")
+    for key, value in figures.items():
+        if key == "errors":
+            continue
+        shown = value if not isinstance(value, float) else f"{value:.1%}"
+        shown = "n/a" if value is None else shown
+        print(f"  {key:<24} {shown}")
+    for error in figures.get("errors", []):
+        print(f"  ! {error['id']} {error['wrong']} {error['text']!r}")
+        print(f"      got {error['got']} want {error['want']}")
+        for reason in error["reasons"]:
+            print(f"      - {reason}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES)
     parser.add_argument("--data", type=Path, nargs="*", default=None)
+    parser.add_argument(
+        "--heldout", action="store_true", help="also score every bench/heldout/*.jsonl, apart"
+    )
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--calls", type=int, default=5000, help="calls timed for throughput")
@@ -195,43 +235,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         files += sorted((ROOT / "bench" / "data").glob("*.jsonl"))
     else:
         files += args.data
-    overall = Tally()
-    per_file: dict[str, dict[str, Any]] = {}
-    texts: list[str] = []
-    for path in files:
-        reports = read_reports(path)
-        texts.extend(r["text"] for r in reports)
-        tally = score(reports, policy)
-        overall.add(tally)
-        per_file[path.name] = tally.figures()
-        if args.errors:
-            per_file[path.name]["errors"] = tally.errors
+    overall, per_file, texts = _score_files(files, policy, args.errors)
+    speed = round(throughput(texts, policy, args.calls))
     result: dict[str, Any] = {
         "policy": policy.name,
+        **{k: v for k, v in overall.figures().items() if k != "reports"},
+        "messages_per_second": speed,
+        "reports_per_second": speed,
         "files": per_file,
         "overall": overall.figures(),
-        "reports_per_second": round(throughput(texts, policy, args.calls)),
     }
+    if args.heldout:
+        held = sorted(HELDOUT.glob("*.jsonl"))
+        _, held_files, _ = _score_files(held, policy, args.errors)
+        result["heldout"] = {"files": held_files}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"policy: {policy.name}")
-    for name, figures in [*per_file.items(), ("overall", result["overall"])]:
-        print(f"\n{name}")
-        for key, value in figures.items():
-            if key == "errors":
-                continue
-            shown = value if not isinstance(value, float) else f"{value:.1%}"
-            shown = "n/a" if value is None else shown
-            print(f"  {key:<24} {shown}")
-        for error in figures.get("errors", []):
-            print(f"  ! {error['id']} {error['wrong']} {error['text']!r}")
-            print(f"      got {error['got']} want {error['want']}")
-            for reason in error["reasons"]:
-                print(f"      - {reason}")
-    print(f"\nreports per second (one core, classify + priority): {result['reports_per_second']}")
+    print("\n== development ==")
+    for name, figures in [*per_file.items(), ("development overall", result["overall"])]:
+        _print_figures(name, figures)
+    if args.heldout:
+        print("\n== held out (not part of the development figures) ==")
+        for name, figures in result["heldout"]["files"].items():
+            _print_figures(name, figures)
+    print(f"\nreports per second (one core, classify + priority): {speed}")
     return 0
 
 
