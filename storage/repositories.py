@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -239,17 +239,33 @@ class OutboxRepository:
         )
         return result.scalar_one_or_none() is not None
 
-    async def claim(self, now: datetime, worker: str, limit: int = 50) -> Sequence[OutboxMessage]:
-        """Take up to ``limit`` due messages for ``worker``; no two workers get the same one."""
+    async def claim(
+        self,
+        now: datetime,
+        worker: str,
+        limit: int = 50,
+        *,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> Sequence[OutboxMessage]:
+        """Take up to ``limit`` due messages for ``worker``; no two workers get the same one.
+
+        A claimed row is leased until ``now + lease`` (kept in ``next_attempt_at``): a row
+        still ``sending`` after its lease ran out was abandoned by a dead worker and is
+        claimed again, so every message is delivered at least once.
+        """
+        due = and_(
+            OutboxMessage.status.in_(("pending", "sending")),
+            OutboxMessage.next_attempt_at <= now,
+        )
         return await _claim(
             self.session,
             OutboxMessage,
             now,
             worker,
             limit,
-            due=and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+            due=due,
             order=OutboxMessage.next_attempt_at,
-            claimed={"status": "sending", "claimed_by": worker},
+            claimed={"status": "sending", "claimed_by": worker, "next_attempt_at": now + lease},
         )
 
 
