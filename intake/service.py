@@ -29,8 +29,10 @@ from intake.conversation.effects import (
     AddIncident,
     CaseDraft,
     Effect,
+    EndAdvocacy,
     FlagForOfficer,
     KeepEvidence,
+    NominateAdvocate,
     OptIn,
     OptOut,
     RequestCallback,
@@ -235,6 +237,7 @@ class IntakeService:
             landlord=self.settings.service.landlord,
             idle_timeout=self.settings.conversation.idle_timeout.as_timedelta(),
             known_case=known,
+            own_case=await self._own_case(uow, identity),
             open_case=open_ref,
             earlier_not_asb=earlier,
             allocate=allocate_officer,
@@ -254,24 +257,47 @@ class IntakeService:
         case = await uow.cases.by_reference(reference)
         if case is None:
             return KnownCase(reference=reference, authorised=False, open=False)
+        return await self._as_known(uow, identity, case)
+
+    async def _as_known(self, uow: UnitOfWork, identity: ChannelIdentity, case: Case) -> KnownCase:
+        role = await self._role(uow, identity, case)
         return KnownCase(
             reference=case.reference,
-            authorised=await self._may_add_to(uow, identity, case),
+            authorised=role is not None,
             open=case.status == "open",
+            role=role,
         )
 
-    async def _may_add_to(self, uow: UnitOfWork, identity: ChannelIdentity, case: Case) -> bool:
-        """Only the identity that reported, the tenant, or the active advocate (R-07, R-10)."""
-        if case.reporter_identity_id == identity.id:
-            return True
-        if case.reporter_id is not None and case.reporter_id == identity.person_id:
-            return True
+    async def _role(self, uow: UnitOfWork, identity: ChannelIdentity, case: Case) -> str | None:
+        """Who the sender is to the case: tenant, advocate, reporter, or nobody (R-07, R-10)."""
         advocate = await uow.session.scalar(
             select(Advocacy.advocate_id).where(
                 Advocacy.case_id == case.id, Advocacy.ended_at.is_(None)
             )
         )
-        return advocate is not None and advocate == identity.person_id
+        if advocate is not None and advocate == identity.person_id:
+            return "advocate"
+        if case.reporter_id is not None and case.reporter_id == identity.person_id:
+            return "tenant"
+        if case.reporter_identity_id == identity.id:
+            return "reporter"
+        return None
+
+    async def _own_case(self, uow: UnitOfWork, identity: ChannelIdentity) -> KnownCase | None:
+        """The sender's most recent open case as its tenant or advocate."""
+        advocated = select(Advocacy.case_id).where(
+            Advocacy.advocate_id == identity.person_id, Advocacy.ended_at.is_(None)
+        )
+        case = await uow.session.scalar(
+            select(Case)
+            .where(
+                Case.status == "open",
+                (Case.reporter_id == identity.person_id) | Case.id.in_(advocated),
+            )
+            .order_by(Case.received_at.desc())
+            .limit(1)
+        )
+        return await self._as_known(uow, identity, case) if case is not None else None
 
     async def _earlier_not_asb(
         self, uow: UnitOfWork, identity: ChannelIdentity, now: datetime
@@ -387,6 +413,10 @@ class IntakeService:
                     "channel": identity.channel,
                 },
             )
+        elif isinstance(effect, EndAdvocacy):
+            await self._end_advocacy(uow, effect, identity, now)
+        elif isinstance(effect, NominateAdvocate):
+            await self._nominate_advocate(uow, effect, identity, inbound_id, now)
         elif isinstance(effect, FlagForOfficer):
             flagged = effect.reference if effect.reference != REFERENCE_TOKEN else reference
             case = await uow.cases.by_reference(flagged) if flagged else None
@@ -397,6 +427,69 @@ class IntakeService:
                 dedupe_key=f"flag:{inbound_id}:{effect.reason}",
                 payload={"reason": effect.reason, "identity_id": identity.id},
             )
+
+    async def _end_advocacy(
+        self, uow: UnitOfWork, effect: EndAdvocacy, identity: ChannelIdentity, now: datetime
+    ) -> None:
+        case = await uow.cases.by_reference(effect.reference)
+        if case is None:
+            return
+        active = await uow.session.scalar(
+            select(Advocacy).where(Advocacy.case_id == case.id, Advocacy.ended_at.is_(None))
+        )
+        if active is not None:
+            active.ended_at, active.ended_by = now, "tenant"
+            await uow.audit.record(
+                f"reporter:{identity.id}",
+                "advocate.ended",
+                case_id=case.id,
+                at=now,
+                detail={"by": "tenant"},
+            )
+
+    async def _nominate_advocate(
+        self,
+        uow: UnitOfWork,
+        effect: NominateAdvocate,
+        identity: ChannelIdentity,
+        inbound_id: int | None,
+        now: datetime,
+    ) -> None:
+        case = await uow.cases.by_reference(effect.reference)
+        if case is None:
+            return
+        advocate = Person(name=effect.details[:200])
+        uow.session.add(advocate)
+        await uow.session.flush()
+        uow.session.add(
+            Advocacy(
+                case_id=case.id,
+                advocate_id=advocate.id,
+                relationship_to_tenant=effect.details[:200],
+                started_at=now,
+            )
+        )
+        uow.session.add(
+            ConsentRecord(
+                case_id=case.id,
+                person_id=identity.person_id,
+                kind="tenant_nominates_advocate",
+                given=True,
+                recorded_at=now,
+                inbound_message_id=inbound_id,
+                note="nominated by the tenant directly",
+            )
+        )
+        await uow.audit.record(
+            f"reporter:{identity.id}", "advocate.nominated", case_id=case.id, at=now
+        )
+        await uow.actions.schedule(
+            "officer_flag",
+            now,
+            case_id=case.id,
+            dedupe_key=f"advocate:{inbound_id}",
+            payload={"reason": "the tenant named a new advocate: check their details"},
+        )
 
     async def _save_case(
         self,

@@ -76,6 +76,21 @@ class KeepEvidence:
 
 
 @dataclass(frozen=True)
+class EndAdvocacy:
+    """The tenant ends their advocate's role on a case (R-07: only the tenant may)."""
+
+    reference: str
+
+
+@dataclass(frozen=True)
+class NominateAdvocate:
+    """The tenant names a new advocate, in their own words (an officer checks the details)."""
+
+    reference: str
+    details: str
+
+
+@dataclass(frozen=True)
 class OptOut:
     """STOP: send nothing more to this identity; keep the report."""
 
@@ -101,4 +116,14 @@ class FlagForOfficer:
     reference: str | None = None
 
 
-Effect = SaveCase | AddIncident | KeepEvidence | OptOut | OptIn | RequestCallback | FlagForOfficer
+Effect = (
+    SaveCase
+    | AddIncident
+    | KeepEvidence
+    | OptOut
+    | OptIn
+    | RequestCallback
+    | FlagForOfficer
+    | EndAdvocacy
+    | NominateAdvocate
+)

@@ -33,8 +33,10 @@ from intake.conversation.effects import (
     AddIncident,
     CaseDraft,
     Effect,
+    EndAdvocacy,
     FlagForOfficer,
     KeepEvidence,
+    NominateAdvocate,
     OptIn,
     OptOut,
     RequestCallback,
@@ -81,6 +83,8 @@ class KnownCase:
     authorised: bool
     """The sender reported the case or is its nominated advocate."""
     open: bool
+    role: str | None = None
+    """tenant (the person the case is about), advocate (acting for them) or reporter."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class Context:
     landlord: str = "your landlord"
     idle_timeout: timedelta = timedelta(hours=2)
     known_case: KnownCase | None = None
+    own_case: KnownCase | None = None
+    """The sender's own most recent open case, as its tenant or advocate (for CHANGE ADVOCATE)."""
     """A case named in the message (``ref ASB-…``) or by email threading."""
     open_case: str | None = None
     """The sender's most recent open case, for a reply to the acknowledgement."""
@@ -229,12 +235,20 @@ _COMMAND_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "exit": ("exit", "x", "leave", "hide"),
     "back": ("back", "go back", "undo"),
+    "change_advocate": (
+        "change advocate",
+        "change my advocate",
+        "new advocate",
+        "remove advocate",
+        "remove my advocate",
+        "stop my advocate",
+    ),
 }
 _COMMAND_INDEX = {word: name for name, words in _COMMAND_WORDS.items() for word in words}
 
 
 def _command(text: str) -> str | None:
-    normal = re.sub(r"[^\w? ]+", "", text.lower()).strip()
+    normal = re.sub(r"[^\w? ]+", "", REFERENCE_RE.sub("", text).lower()).strip()
     normal = re.sub(r"\s+", " ", normal)
     return _COMMAND_INDEX.get(normal)
 
@@ -320,6 +334,21 @@ def _back(turn: _Turn) -> None:
     _reask(turn)
 
 
+def _change_advocate(turn: _Turn) -> None:
+    """R-07: a change of advocate is accepted only from the tenant, directly."""
+    case = turn.ctx.known_case or turn.ctx.own_case
+    if case is None or not case.authorised or not case.open:
+        turn.say("advocate.no_case")
+        return
+    if case.role != "tenant":
+        turn.say("advocate.only_tenant")
+        return
+    turn.effects.append(EndAdvocacy(reference=case.reference))
+    turn.state.awaiting = "new_advocate"
+    turn.state.held_text = case.reference
+    turn.say("advocate.ended", reference=case.reference)
+
+
 COMMANDS: dict[str, Callable[[_Turn], None]] = {
     "help": _help,
     "stop": _stop,
@@ -328,6 +357,7 @@ COMMANDS: dict[str, Callable[[_Turn], None]] = {
     "human": _human,
     "exit": _quick_exit,
     "back": _back,
+    "change_advocate": _change_advocate,
 }
 
 
@@ -517,12 +547,23 @@ def _callback_number(turn: _Turn, text: str) -> None:
     _reask(turn)
 
 
+def _new_advocate(turn: _Turn, text: str) -> None:
+    reference = turn.state.held_text
+    turn.state.awaiting, turn.state.held_text = None, ""
+    if not text or parse_yes_no(text) is Answer.NO or text.strip().lower() in ("none", "nobody"):
+        turn.say("advocate.none", reference=reference)
+        return
+    turn.effects.append(NominateAdvocate(reference=reference, details=text))
+    turn.say("advocate.nominated", reference=reference)
+
+
 AWAITING: dict[str, Callable[[_Turn, str], None]] = {
     "add_or_new": _add_or_new,
     "change_which": _change_which,
     "new_description": _new_description,
     "incident_text": _incident_text,
     "callback_number": _callback_number,
+    "new_advocate": _new_advocate,
 }
 
 

@@ -600,3 +600,36 @@ def test_priority_follows_the_policy(text: str, priority: Priority) -> None:
     chat.say(text)
     chat.answer_until("confirming", ROUTINE)
     assert saves(chat.say("1"))[0].draft.priority == priority.value
+
+
+# --- advocates (R-07) ---------------------------------------------------------------------
+
+TENANT_CASE = KnownCase("ASB-2026-000042", authorised=True, open=True, role="tenant")
+ADVOCATE_CASE = KnownCase("ASB-2026-000042", authorised=True, open=True, role="advocate")
+
+
+def test_the_tenant_can_change_their_advocate() -> None:
+    from intake.conversation.effects import EndAdvocacy, NominateAdvocate
+
+    chat = Chat(Channel.SMS, "+447700900456")
+    ctx = context(own_case=TENANT_CASE)
+    result = chat.say("change my advocate", ctx=ctx)
+    assert [type(e) for e in result.effects] == [EndAdvocacy]
+    assert "no longer acts for you on ASB-2026-000042" in result.replies[0].text
+    result = chat.say("my daughter Sara Khan, 07700 900999", ctx=ctx)
+    [nominated] = result.effects
+    assert isinstance(nominated, NominateAdvocate)
+    assert nominated.details == "my daughter Sara Khan, 07700 900999"
+
+
+def test_an_advocate_cannot_change_the_advocate() -> None:
+    chat = Chat(Channel.EMAIL, "jo@mind.example")
+    result = chat.say("CHANGE ADVOCATE ASB-2026-000042", ctx=context(known_case=ADVOCATE_CASE))
+    assert result.effects == ()
+    assert "Only the person the report is about can change their advocate" in result.replies[0].text
+
+
+def test_change_advocate_without_a_case_asks_for_the_reference() -> None:
+    chat = Chat()
+    result = chat.say("change advocate")
+    assert result.effects == () and "Reply with your reference" in result.replies[0].text

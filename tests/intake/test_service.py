@@ -274,3 +274,44 @@ async def test_a_failing_step_keeps_the_message_and_answers_safely(
     assert len(flags) == 1
     again = await broken.handle(message)
     assert not again.first_delivery and [r.text for r in again.replies] == [SAFE_FAILURE_TEXT]
+
+
+async def test_only_the_tenant_can_change_the_advocate(
+    service: IntakeService, storage: Storage
+) -> None:
+    from storage.models import Advocacy, Person
+
+    advocate = Sender(service, Channel.EMAIL, "jo@mind.example")
+    await advocate.say(
+        "I'm a support worker writing on behalf of my client Mrs Khan, youths keep "
+        "intimidating her outside her flat"
+    )
+    answers = ANSWERS | (
+        {
+            "advocate_name": "Jo Patel, Mind",
+            "tenant_name": "Mrs Amina Khan",
+            "tenant_address": "3 Rowan Way DH2 1AA",
+            "tenant_contact": "07700 900456",
+            "tenant_consent": "yes",
+            "tenant_preferred_contact": "2",
+        }
+    )
+    for _ in range(6):
+        asked = [r.question_id for r in advocate.last if r.question_id]
+        if not asked:
+            break
+        await advocate.say("\n".join(f"{n}. {answers[q]}" for n, q in enumerate(asked, 1)))
+    async with storage.session() as session:
+        case = (await session.execute(select(Case))).scalar_one()
+    refused = await advocate.say(f"change advocate {case.reference}")
+    assert "Only the person the report is about" in refused[0]
+
+    tenant = Sender(service, Channel.SMS, "+447700900456")
+    ended = await tenant.say("change my advocate")
+    assert f"no longer acts for you on {case.reference}" in ended[0]
+    await tenant.say("my daughter Sara Khan 07700 900999")
+    async with storage.session() as session:
+        advocacies = (await session.execute(select(Advocacy).order_by(Advocacy.id))).scalars().all()
+        names = [(await session.get(Person, a.advocate_id)).name for a in advocacies]  # type: ignore[union-attr]
+    assert [a.ended_by for a in advocacies] == ["tenant", None]
+    assert names == ["Jo Patel, Mind", "my daughter Sara Khan 07700 900999"]
