@@ -109,8 +109,7 @@ class _Vocabulary:
     """Every table of every vocabulary, matched in one pass over a report's words.
 
     ``words`` holds, in order: the categories, the _EXTRA_TABLES, the severity cues and their
-    mask, the hate strands and their mask, the dangers and their mask. The slices below say
-    where each part is.
+    mask, the hate tables, the dangers and their mask. The slices below say where each part is.
     """
 
     categories: tuple[Category, ...]
@@ -119,7 +118,6 @@ class _Vocabulary:
     severity: slice
     severity_mask: int
     hate: slice
-    hate_mask: int
     dangers: slice
     danger_mask: int
     tie_break: Mapping[Category, int]
@@ -165,8 +163,7 @@ def _vocabulary() -> _Vocabulary:
         [_table(name, extras[name], macros) for name in _EXTRA_TABLES],
         severity_tables,
         [severity_mask.table],
-        list(hate.strands),
-        [hate.masks.table],
+        list(hate.tables),
         list(emergency.dangers),
         [emergency.masks.table],
     ]
@@ -180,9 +177,8 @@ def _vocabulary() -> _Vocabulary:
         severity=slice(bounds[2], bounds[3]),
         severity_mask=bounds[3],
         hate=slice(bounds[4], bounds[5]),
-        hate_mask=bounds[5],
-        dangers=slice(bounds[6], bounds[7]),
-        danger_mask=bounds[7],
+        dangers=slice(bounds[5], bounds[6]),
+        danger_mask=bounds[6],
         tie_break={category: index for index, category in enumerate(order)},
         fallback=Category(categories["fallback"]),
     )
@@ -254,7 +250,7 @@ def classify(text: str, channel: str | None = None) -> Classification:
 
     found = vocabulary.words.find(report.text)
 
-    hate = judge_hate(report, found[vocabulary.hate], found[vocabulary.hate_mask])
+    hate = judge_hate(report, found[vocabulary.hate])
     reasons.extend(hate.reasons)
 
     scored: list[tuple[Category, int, list[Hit]]] = []

@@ -3,15 +3,21 @@
 A hate incident is any incident perceived by the victim or anyone else to be motivated by
 hostility towards race, religion, sexual orientation, gender identity or disability (seed 001,
 003). Mentioning a group is not hostility: "the Muslim family upstairs play loud music" is a
-noise report. A slur (also censored, "p*ki"), hostile words aimed at a group, "because I'm
-gay", or the reporter's own word for it ("racist", "homophobic", "hate crime") is. The
-vocabulary is in ``data/hate.yaml``.
+noise report. Hate is found in two ways, both from ``data/hate.yaml``:
+
+* directly: a slur (also censored, "p*ki"), a hate symbol, hostile words aimed at a group,
+  "because I'm gay", or the reporter's own word for it ("racist", "homophobic", "hate crime");
+* by composition: the report says who the victim is ("I'm trans", "my husband is Nigerian",
+  "she wears a niqab") and describes hostility aimed at them (abuse, mocking, exclusion,
+  threats, violence, damage, being singled out, exploitation by "friends"). Which kinds of
+  hostility count with which victims is the file's ``compose`` table.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -66,11 +72,54 @@ class HateFinding:
 
 
 @dataclass(frozen=True, slots=True)
+class _Compose:
+    """One row of ``compose``: these victims with these kinds of hostility are hate."""
+
+    victims: str
+    strands: frozenset[str]
+    kinds: frozenset[str]
+    within: int
+    after: bool
+
+
+@dataclass(frozen=True, slots=True)
 class HateVocabulary:
-    """The compiled hate vocabulary: one table per strand, and the disclaimers to set aside."""
+    """The compiled hate vocabulary.
+
+    Attributes:
+        masks: Disclaimers and innocent uses set aside ("not being racist but", "black car").
+        strands: One table of direct cues per strand (and ``unspecified``).
+        victims: Per kind of victim (identity, vulnerable, mention), one table per strand.
+        identity_masks: Descriptions of a perpetrator, which are not a victim's identity.
+        hostility: Hostility aimed at someone; each hit's tag is its kind.
+        compose: Which victims with which kinds of hostility make a hate report.
+    """
 
     masks: Masks
     strands: tuple[PhraseTable, ...]
+    victims: Mapping[str, tuple[PhraseTable, ...]]
+    identity_masks: Masks
+    hostility: PhraseTable
+    compose: tuple[_Compose, ...]
+
+    @property
+    def tables(self) -> tuple[PhraseTable, ...]:
+        """Every table, in the order :func:`judge_hate` expects their hits."""
+        victim_tables = [table for tables in self.victims.values() for table in tables]
+        return (
+            *self.strands,
+            self.masks.table,
+            *victim_tables,
+            self.identity_masks.table,
+            self.hostility,
+        )
+
+
+def _strand(name: object) -> str:
+    strand = str(name)
+    if strand not in HATE_STRANDS and strand != _UNSPECIFIED:
+        raise ValueError(f"hate.yaml: unknown strand {strand!r}")
+    return strand
 
 
 @lru_cache(maxsize=1)
@@ -80,44 +129,130 @@ def hate_vocabulary() -> HateVocabulary:
     macros = expand_macros(data.get("macros"))
     tables: list[PhraseTable] = []
     for strand, body in data["strands"].items():
-        if strand not in HATE_STRANDS and strand != _UNSPECIFIED:
-            raise ValueError(f"hate.yaml: unknown strand {strand!r}")
         phrases = weighted_phrases(body.get("phrases") or {})
         phrases += [(re.escape(str(slur)), 5, "slur") for slur in body.get("slurs") or ()]
-        tables.append(PhraseTable(str(strand), phrases, macros))
+        tables.append(PhraseTable(_strand(strand), phrases, macros))
+    victims = {
+        str(kind): tuple(
+            PhraseTable(_strand(strand), weighted_phrases(phrases), macros)
+            for strand, phrases in by_strand.items()
+        )
+        for kind, by_strand in (data.get("victims") or {}).items()
+    }
+    hostility = PhraseTable(
+        "hostility",
+        [
+            (str(phrase), 1, str(kind))
+            for kind, phrases in (data.get("hostility") or {}).items()
+            for phrase in phrases
+        ],
+        macros,
+    )
+    compose = tuple(
+        _Compose(
+            victims=str(row["victims"]),
+            strands=frozenset(_strand(s) for s in row["strands"]),
+            kinds=frozenset(str(k) for k in row["kinds"]),
+            within=int(row.get("within", 0)),
+            after=bool(row.get("after", False)),
+        )
+        for row in data.get("compose") or ()
+    )
+    unknown = {row.victims for row in compose} - set(victims)
+    if unknown:
+        raise ValueError(f"hate.yaml: compose names unknown victims {sorted(unknown)}")
     return HateVocabulary(
-        masks=Masks("hate_mask", data.get("masks") or (), macros), strands=tuple(tables)
+        masks=Masks("hate_mask", data.get("masks") or (), macros),
+        strands=tuple(tables),
+        victims=victims,
+        identity_masks=Masks("identity_mask", data.get("identity_masks") or (), macros),
+        hostility=hostility,
+        compose=compose,
     )
 
 
 @lru_cache(maxsize=1)
 def _own_group() -> PhraseGroup:
-    vocabulary = hate_vocabulary()
-    return PhraseGroup([*vocabulary.strands, vocabulary.masks.table])
+    return PhraseGroup(hate_vocabulary().tables)
 
 
-def judge_hate(
-    report: NormalisedText, strand_hits: Iterable[list[Hit]], masked: list[Hit]
-) -> HateFinding:
-    """Turn the hits of the strand tables into a finding (see :func:`find_hate`).
+class _Sentences:
+    """Which sentence of a normalised report an offset falls in."""
+
+    def __init__(self, text: str) -> None:
+        self._ends: list[int] = []
+        at = text.find(" . ")
+        while at >= 0:
+            self._ends.append(at)
+            at = text.find(" . ", at + 1)
+
+    def of(self, offset: int) -> int:
+        return bisect_right(self._ends, offset)
+
+
+def _composed(
+    vocabulary: HateVocabulary,
+    victims: Mapping[str, Sequence[list[Hit]]],
+    hostility: list[Hit],
+    text: str,
+) -> list[Hit]:
+    """Victim and hostility hits that together make hate, per the ``compose`` table."""
+    if not hostility:
+        return []
+    sentences = _Sentences(text)
+    found: list[Hit] = []
+    for row in vocabulary.compose:
+        kinds = [hit for hit in hostility if hit.tag in row.kinds]
+        if not kinds:
+            continue
+        for table_hits in victims.get(row.victims, ()):
+            for victim in table_hits:
+                if victim.label not in row.strands:
+                    continue
+                at = sentences.of(victim.start)
+                for hit in kinds:
+                    if abs(sentences.of(hit.start) - at) > row.within:
+                        continue
+                    if row.after and hit.end > victim.start:
+                        continue
+                    found.extend((victim, hit._replace(label=victim.label)))
+                    break
+    return found
+
+
+def judge_hate(report: NormalisedText, hits: Sequence[list[Hit]]) -> HateFinding:
+    """Turn the hits of the hate tables into a finding (see :func:`find_hate`).
 
     Args:
         report: The normalised report.
-        strand_hits: Hits per strand table, in :attr:`HateVocabulary.strands` order.
-        masked: Hits of the mask table; strand hits overlapping them do not count.
+        hits: Hits per table, in :attr:`HateVocabulary.tables` order.
     """
-    hits = Masks.keep((hit for table_hits in strand_hits for hit in table_hits), masked)
-    if not hits:
+    vocabulary = hate_vocabulary()
+    strands_end = len(vocabulary.strands)
+    masked = hits[strands_end]
+    direct = Masks.keep((hit for table_hits in hits[:strands_end] for hit in table_hits), masked)
+    at = strands_end + 1
+    victims: dict[str, list[list[Hit]]] = {}
+    identity_masked = hits[-2]
+    for kind, tables in vocabulary.victims.items():
+        victims[kind] = [
+            Masks.keep(Masks.keep(table_hits, masked), identity_masked)
+            for table_hits in hits[at : at + len(tables)]
+        ]
+        at += len(tables)
+    composed = _composed(vocabulary, victims, Masks.keep(hits[-1], masked), report.text)
+    found = direct + composed
+    if not found:
         return HateFinding(hate=False, strands=(), hits=(), reasons=())
-    named = {hit.label for hit in hits}
+    named = {hit.label for hit in found}
     strands = tuple(strand for strand in HATE_STRANDS if strand in named)
     reasons = tuple(
         f"hate ({_STRAND_WORDS[strand]}): "
-        + quote_all(report.quote(h.start, h.end) for h in hits if h.label == strand)
+        + quote_all(report.quote(h.start, h.end) for h in found if h.label == strand)
         for strand in (*HATE_STRANDS, _UNSPECIFIED)
         if strand in named
     )
-    return HateFinding(hate=True, strands=strands, hits=tuple(hits), reasons=reasons)
+    return HateFinding(hate=True, strands=strands, hits=tuple(found), reasons=reasons)
 
 
 def find_hate(report: NormalisedText) -> HateFinding:
@@ -129,5 +264,4 @@ def find_hate(report: NormalisedText) -> HateFinding:
     Returns:
         The finding, with the strands named and reasons quoting the report.
     """
-    found = _own_group().find(report.text)
-    return judge_hate(report, found[:-1], found[-1])
+    return judge_hate(report, _own_group().find(report.text))

@@ -16,12 +16,15 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from itertools import accumulate
 
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from triage.vocabulary import load_data
+
+_ING_WORD = re.compile(r"(?<![a-z\\])([a-z]{3,}ing)(?![a-z])")
 
 _TOKEN_RE = re.compile(r"[a-z0-9*#@$]+(?:['’][a-z0-9*#@$]+)*|[.!?;]+")
 _SENTENCE_END = "."
@@ -86,18 +89,33 @@ class _Shorthand:
 def _shorthand() -> _Shorthand:
     data = load_data("shorthand.yaml")
     words = {str(k).lower(): str(v).lower() for k, v in data["words"].items()}
+    g_dropped = frozenset(str(w) for w in data["g_dropped"]) | _vocabulary_ing_words()
     censor_targets = tuple(str(w) for w in data["censor_targets"])
     fuzzy_targets = tuple(str(w) for w in data["fuzzy_targets"])
     return _Shorthand(
         words=words,
         digit_words={str(k): str(v) for k, v in data["digit_words"].items()},
         digit_word_neighbours=frozenset(str(w) for w in data["digit_word_neighbours"]),
-        g_dropped=frozenset(str(w) for w in data["g_dropped"]),
+        g_dropped=g_dropped,
         fuzzy_targets=fuzzy_targets,
         protected=frozenset(str(w) for w in data["protected"]) | frozenset(words.values()),
         censor_targets=censor_targets,
         quoted_history=re.compile(str(data["quoted_history"]), re.IGNORECASE | re.MULTILINE),
     )
+
+
+def _vocabulary_ing_words() -> frozenset[str]:
+    """Every plain "-ing" word the vocabularies mention: "kickin" is restored to "kicking".
+
+    Read from the data files themselves, so that a word added to any vocabulary is also
+    recognised with its final g dropped, as texts often write it.
+    """
+    words: set[str] = set()
+    folder = resources.files("triage").joinpath("data")
+    for entry in folder.iterdir():
+        if entry.name.endswith(".yaml") and entry.name != "shorthand.yaml":
+            words.update(_ING_WORD.findall(entry.read_text(encoding="utf-8")))
+    return frozenset(words)
 
 
 def _strip_quoted_history(text: str, shorthand: _Shorthand) -> str:

@@ -59,8 +59,8 @@ def expand(phrase: str, macros: Mapping[str, str]) -> str:
     Raises:
         KeyError: If the phrase names a macro the file does not define.
     """
-    for _ in range(5):
-        if "{" not in phrase:
+    for _ in range(8):
+        if _MACRO_RE.search(phrase) is None:
             break
         phrase = _MACRO_RE.sub(lambda m: "(?:" + macros[m.group(1)] + ")", phrase)
     for gap, pattern in _GAPS:
@@ -69,12 +69,15 @@ def expand(phrase: str, macros: Mapping[str, str]) -> str:
 
 
 def expand_macros(raw: Mapping[str, Any] | None) -> dict[str, str]:
-    """Expand a file's ``macros:`` section; a list becomes an alternation."""
-    macros: dict[str, str] = {}
-    for name, value in (raw or {}).items():
-        body = "|".join(str(v) for v in value) if isinstance(value, list) else str(value)
-        macros[str(name)] = expand(body, macros)
-    return macros
+    """Expand a file's ``macros:`` section; a list becomes an alternation.
+
+    A macro may name any other macro of the file, defined before or after it.
+    """
+    bodies = {
+        str(name): "|".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        for name, value in (raw or {}).items()
+    }
+    return {name: expand(body, bodies) for name, body in bodies.items()}
 
 
 _ZERO_WIDTH = frozenset({sre_parse.ASSERT, sre_parse.ASSERT_NOT, sre_parse.AT})
