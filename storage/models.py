@@ -183,6 +183,13 @@ class Case(Base):
     deadline_at: Mapped[datetime | None]
     first_contact_at: Mapped[datetime | None]
     case_review_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledged_at: Mapped[datetime | None]
+    """When an officer acknowledged the alert (ACK): stops the alert's second route."""
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    last_update_at: Mapped[datetime | None]
+    """When the officer last updated the reporter (R-09): update reminders count from here."""
+    graffiti_removed_at: Mapped[datetime | None]
+    """When the caretaking team reported the graffiti removed (R-11)."""
     closed_at: Mapped[datetime | None]
     closure_reason: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=_now)
@@ -393,3 +400,32 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SurveyResponse(Base):
+    """A satisfaction survey sent after closure, and the answer if one came (R-14).
+
+    The question is the tenant satisfaction measure TP12's, scored 1 (very satisfied) to 5
+    (very dissatisfied). One survey per case and question.
+    """
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (
+        UniqueConstraint("case_id", "question"),
+        Index("ix_survey_responses_identity_asked", "identity_id", "asked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channel_identities.id", ondelete="SET NULL")
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    question: Mapped[str] = mapped_column(String(20), default="tp12")
+    asked_at: Mapped[datetime] = mapped_column(default=_now)
+    answered_at: Mapped[datetime | None]
+    score: Mapped[int | None] = mapped_column(Integer)
+    """1 very satisfied, 2 fairly satisfied, 3 neither, 4 fairly dissatisfied, 5 very
+    dissatisfied."""
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    """The reply as written, kept for the officer (comments often come with the number)."""

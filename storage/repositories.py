@@ -6,12 +6,12 @@ outbox rows and scheduled actions land together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,7 @@ from storage.models import (
     Person,
     ReferenceCounter,
     ScheduledAction,
+    SurveyResponse,
 )
 
 REFERENCE_PREFIX = "ASB"
@@ -150,6 +151,40 @@ class CaseRepository:
         )
         return int(result.scalar_one())
 
+    async def by_ids(self, case_ids: Iterable[int]) -> dict[int, Case]:
+        """Several cases in one query (a scheduler batch loads its cases together)."""
+        wanted = sorted(set(case_ids))
+        if not wanted:
+            return {}
+        result = await self.session.execute(select(Case).where(Case.id.in_(wanted)))
+        return {case.id: case for case in result.scalars()}
+
+    async def last_incident_at(self, case_id: int) -> datetime | None:
+        """When the latest incident on a case was reported (closure counts from it)."""
+        result = await self.session.execute(
+            select(func.max(Incident.reported_at)).where(Incident.case_id == case_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def open_cases(self, *, officer_id: str | None = None) -> Sequence[Case]:
+        """Every open case (optionally one officer's), soonest deadline first."""
+        query = select(Case).where(Case.status == "open")
+        if officer_id is not None:
+            query = query.where(Case.officer_id == officer_id)
+        result = await self.session.execute(
+            query.order_by(Case.deadline_at.is_(None), Case.deadline_at, Case.id)
+        )
+        return result.scalars().all()
+
+    async def received_between(self, start: datetime, end: datetime) -> Sequence[Case]:
+        """Cases received in ``[start, end)`` (monthly figures)."""
+        result = await self.session.execute(
+            select(Case)
+            .where(Case.received_at >= start, Case.received_at < end, Case.status != "draft")
+            .order_by(Case.id)
+        )
+        return result.scalars().all()
+
     async def list(
         self,
         *,
@@ -201,6 +236,26 @@ class InboundRepository:
         )
         return Recorded(found.scalar_one(), first_delivery=inserted is not None)
 
+    async def count_from(
+        self, senders: Collection[tuple[str, str]], since: datetime
+    ) -> int:
+        """How many messages arrived from any of ``(channel, sender)`` since ``since`` (a
+        reporter who answered a closure check is not silent)."""
+        if not senders:
+            return 0
+        result = await self.session.execute(
+            select(func.count(InboundMessage.id)).where(
+                InboundMessage.received_at >= since,
+                or_(
+                    *(
+                        and_(InboundMessage.channel == channel, InboundMessage.sender == sender)
+                        for channel, sender in senders
+                    )
+                ),
+            )
+        )
+        return int(result.scalar_one())
+
     async def mark(
         self,
         message: InboundMessage,
@@ -238,6 +293,27 @@ class OutboxRepository:
             .returning(OutboxMessage.id)
         )
         return result.scalar_one_or_none() is not None
+
+    async def enqueue_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Queue many messages in one statement; rows whose idempotency key exists are skipped.
+
+        Every row must carry the same columns (the scheduler fills them all in).
+        """
+        if not rows:
+            return
+        await self.session.execute(
+            _insert(self.session, OutboxMessage).on_conflict_do_nothing(
+                index_elements=["idempotency_key"]
+            ),
+            [dict(row) for row in rows],
+        )
+
+    async def by_key(self, idempotency_key: str) -> OutboxMessage | None:
+        """The message queued under this key, if any (did the alert go out?)."""
+        result = await self.session.execute(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+        )
+        return result.scalar_one_or_none()
 
     async def claim(
         self,
@@ -301,27 +377,110 @@ class ActionRepository:
         )
         return result.scalar_one_or_none() is not None
 
+    async def schedule_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Schedule many actions in one statement; rows whose dedupe key exists are skipped.
+
+        Every row must carry kind, due_at, case_id, dedupe_key and payload.
+        """
+        if not rows:
+            return
+        await self.session.execute(
+            _insert(self.session, ScheduledAction).on_conflict_do_nothing(
+                index_elements=["dedupe_key"]
+            ),
+            [{**row, "status": "pending", "attempts": 0} for row in rows],
+        )
+
     async def claim_due(
-        self, now: datetime, worker: str, limit: int = 100
+        self,
+        now: datetime,
+        worker: str,
+        limit: int = 100,
+        *,
+        kinds: Collection[str] | None = None,
     ) -> Sequence[ScheduledAction]:
-        """Take up to ``limit`` due actions for ``worker``; each is claimed by one worker only."""
+        """Take up to ``limit`` due actions for ``worker``; each is claimed by one worker only.
+
+        Args:
+            kinds: only actions of these kinds (each service claims the kinds it handles);
+                None claims every kind.
+        """
+        due = and_(ScheduledAction.status == "pending", ScheduledAction.due_at <= now)
+        if kinds is not None:
+            due = and_(due, ScheduledAction.kind.in_(sorted(kinds)))
         return await _claim(
             self.session,
             ScheduledAction,
             now,
             worker,
             limit,
-            due=and_(ScheduledAction.status == "pending", ScheduledAction.due_at <= now),
+            due=due,
             order=ScheduledAction.due_at,
             claimed={"status": "running", "claimed_by": worker, "claimed_at": now},
         )
 
-    async def next_due_at(self) -> datetime | None:
+    async def next_due_at(self, *, kinds: Collection[str] | None = None) -> datetime | None:
         """When the next pending action falls due (so the scheduler can sleep until then)."""
-        result = await self.session.execute(
-            select(func.min(ScheduledAction.due_at)).where(ScheduledAction.status == "pending")
-        )
+        query = select(func.min(ScheduledAction.due_at)).where(ScheduledAction.status == "pending")
+        if kinds is not None:
+            query = query.where(ScheduledAction.kind.in_(sorted(kinds)))
+        result = await self.session.execute(query)
         return result.scalar_one_or_none()
+
+    async def cancel_pending(
+        self, case_id: int, kinds: Collection[str], now: datetime, *, reason: str
+    ) -> int:
+        """Cancel a case's pending actions of these kinds (first contact made, case closed).
+
+        Returns:
+            How many were cancelled.
+        """
+        result = await self.session.execute(
+            update(ScheduledAction)
+            .where(
+                ScheduledAction.case_id == case_id,
+                ScheduledAction.status == "pending",
+                ScheduledAction.kind.in_(sorted(kinds)),
+            )
+            .values(status="cancelled", completed_at=now, last_error=reason)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def listing(
+        self,
+        *,
+        statuses: Collection[str] = ("pending",),
+        kinds: Collection[str] | None = None,
+        due_before: datetime | None = None,
+        limit: int = 100,
+    ) -> Sequence[tuple[ScheduledAction, str | None]]:
+        """Actions with their case reference, soonest first (``intake jobs list``)."""
+        query = (
+            select(ScheduledAction, Case.reference)
+            .outerjoin(Case, Case.id == ScheduledAction.case_id)
+            .where(ScheduledAction.status.in_(sorted(statuses)))
+        )
+        if kinds is not None:
+            query = query.where(ScheduledAction.kind.in_(sorted(kinds)))
+        if due_before is not None:
+            query = query.where(ScheduledAction.due_at <= due_before)
+        result = await self.session.execute(
+            query.order_by(ScheduledAction.due_at, ScheduledAction.id).limit(limit)
+        )
+        return [(action, reference) for action, reference in result.tuples()]
+
+    async def count_by_status(
+        self, *, kinds: Collection[str] | None = None, due_before: datetime | None = None
+    ) -> dict[str, int]:
+        """How many actions are in each status (optionally only those due by a time)."""
+        query = select(ScheduledAction.status, func.count(ScheduledAction.id))
+        if kinds is not None:
+            query = query.where(ScheduledAction.kind.in_(sorted(kinds)))
+        if due_before is not None:
+            query = query.where(ScheduledAction.due_at <= due_before)
+        result = await self.session.execute(query.group_by(ScheduledAction.status))
+        return {str(status): int(count) for status, count in result.tuples()}
 
     async def pending_for_case(self, case_id: int) -> Sequence[ScheduledAction]:
         """A case's pending actions, soonest first."""
@@ -395,6 +554,22 @@ class OfficerRepository:
         result = await self.session.execute(select(Officer).order_by(Officer.id))
         return result.scalars().all()
 
+    async def by_address(self, channel: str, address: str) -> Officer | None:
+        """The active officer who writes from this address (officers act by replying)."""
+        value = address.strip()
+        if channel in ("sms", "whatsapp"):
+            query = select(Officer).where(Officer.phone == value.removeprefix("whatsapp:"))
+        elif channel == "email":
+            query = select(Officer).where(func.lower(Officer.email) == value.lower())
+        elif channel == "telegram" and value.lstrip("-").isdigit():
+            query = select(Officer).where(Officer.telegram_chat_id == int(value))
+        else:
+            return None
+        result = await self.session.execute(
+            query.where(Officer.active.is_(True)).order_by(Officer.id).limit(1)
+        )
+        return result.scalar_one_or_none()
+
     async def open_case_counts(self) -> dict[str, int]:
         """Open cases per officer, for allocation by load."""
         result = await self.session.execute(
@@ -456,6 +631,64 @@ class AuditRepository:
         return result.scalars().all()
 
 
+class SurveyRepository:
+    """Satisfaction surveys after closure and their answers (R-14)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def ask(
+        self,
+        case_id: int,
+        *,
+        identity_id: int | None,
+        channel: str,
+        asked_at: datetime,
+        question: str = "tp12",
+    ) -> bool:
+        """Record that a survey was sent; a second call for the same case is a no-op.
+
+        Returns:
+            True if this call recorded it.
+        """
+        result = await self.session.execute(
+            _insert(self.session, SurveyResponse)
+            .values(
+                case_id=case_id,
+                identity_id=identity_id,
+                channel=channel,
+                question=question,
+                asked_at=asked_at,
+            )
+            .on_conflict_do_nothing(index_elements=["case_id", "question"])
+            .returning(SurveyResponse.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def awaiting_answer(self, identity_id: int, since: datetime) -> SurveyResponse | None:
+        """The latest unanswered survey sent to this identity since ``since``."""
+        result = await self.session.execute(
+            select(SurveyResponse)
+            .where(
+                SurveyResponse.identity_id == identity_id,
+                SurveyResponse.answered_at.is_(None),
+                SurveyResponse.asked_at >= since,
+            )
+            .order_by(SurveyResponse.asked_at.desc(), SurveyResponse.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def for_case(self, case_id: int) -> Sequence[SurveyResponse]:
+        """A case's surveys."""
+        result = await self.session.execute(
+            select(SurveyResponse)
+            .where(SurveyResponse.case_id == case_id)
+            .order_by(SurveyResponse.id)
+        )
+        return result.scalars().all()
+
+
 __all__ = [
     "ActionRepository",
     "AuditRepository",
@@ -466,4 +699,5 @@ __all__ = [
     "OutboxRepository",
     "PeopleRepository",
     "Recorded",
+    "SurveyRepository",
 ]
