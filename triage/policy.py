@@ -237,6 +237,8 @@ class Closure(StrictModel):
     no_new_reports_after: Duration = _d("28 days")
     contact_methods_before_closing: int = Field(default=2, ge=1, le=5)
     """How many different contact methods are tried before a case is closed on silence."""
+    wait_for_reply: Duration = _d("7 days")
+    """How long after the closure check the officer is asked to decide on closing."""
     confirm_in_writing: bool = True
     reasons: tuple[str, ...] = CLOSURE_REASONS_DEFAULT
 
@@ -256,6 +258,8 @@ class Survey(StrictModel):
 
     enabled: bool = True
     delay: Duration = _d("7 days")
+    answer_within: Duration = _d("28 days")
+    """A reply this long after the survey was sent is no longer read as its answer."""
 
 
 class Graffiti(StrictModel):
@@ -293,6 +297,31 @@ class OutOfHours(StrictModel):
 
     p1_to_on_call: bool = True
     others_wait_for_next_working_morning: bool = True
+
+
+class Alerts(StrictModel):
+    """How officers are alerted and kept on time (R-02, R-17)."""
+
+    second_route_after: Duration = _d("15 minutes")
+    """An urgent alert not acknowledged this long after it was sent goes by a second route
+    (the officer's other contact and the on-call officer), and to the manager after as long
+    again."""
+    digest_at: time = time(8, 0)
+    """When, on working days, officers get their daily digest (and the fortnightly review
+    and monthly figures are prepared)."""
+
+    @field_validator("digest_at", mode="before")
+    @classmethod
+    def _quoted_clock_time(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            raise ValueError("write clock times in quotes, e.g. '08:00'")
+        return value
+
+    @field_validator("second_route_after")
+    @classmethod
+    def _elapsed(cls, value: Duration) -> Duration:
+        value.as_timedelta()  # minutes, hours or days: an escalation waits elapsed time
+        return value
 
 
 class NotAsb(StrictModel):
@@ -359,6 +388,7 @@ class Policy(StrictModel):
     case_review: CaseReview = CaseReview()
     risk: RiskThresholds = RiskThresholds()
     out_of_hours: OutOfHours = OutOfHours()
+    alerts: Alerts = Alerts()
     not_asb: NotAsb = NotAsb()
     performance: Performance
 
