@@ -30,8 +30,6 @@ from triage.vocabulary import (
 _NOW = "now"
 _SENTENCE = " . "
 
-_SUPPORTING_KINDS = frozenset({"at_door", "pursued"})
-"""Kinds that are danger only beside some hostility in the report (a threat, a weapon, fear)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +49,17 @@ class EmergencyFinding:
 
 @dataclass(frozen=True, slots=True)
 class EmergencyVocabulary:
-    """The compiled emergency vocabulary: dangers, figurative uses set aside, time markers."""
+    """The compiled emergency vocabulary: dangers, figurative uses set aside, time markers.
+
+    ``supporting`` kinds (someone at the door, a plea for help) count only beside hostility.
+    """
 
     masks: Masks
     dangers: tuple[PhraseTable, ...]
+    supporting: frozenset[str]
     now_markers: re.Pattern[str]
     past_markers: re.Pattern[str]
+    future_markers: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -76,8 +79,10 @@ def emergency_vocabulary() -> EmergencyVocabulary:
     return EmergencyVocabulary(
         masks=Masks("emergency_mask", data.get("masks") or (), macros),
         dangers=dangers,
+        supporting=frozenset(str(kind) for kind in data.get("supporting_kinds") or ()),
         now_markers=markers("now_markers"),
         past_markers=markers("past_markers"),
+        future_markers=markers("future_markers"),
     )
 
 
@@ -98,6 +103,8 @@ def _is_now(hit: Hit, text: str, vocabulary: EmergencyVocabulary) -> tuple[bool,
     """Whether a danger cue is happening now, and the now-marker that says so (if any)."""
     first, last = _sentence_bounds(text, hit.start, hit.end)
     sentence = text[first:last]
+    if vocabulary.future_markers.search(sentence):
+        return False, ""
     marker = vocabulary.now_markers.search(sentence)
     if marker:
         return True, marker.group(0)
@@ -132,7 +139,7 @@ def judge_emergency(
     kinds: list[str] = []
     reasons: list[str] = []
     for table, hits in zip(vocabulary.dangers, danger_hits, strict=True):
-        if table.label in _SUPPORTING_KINDS and not hostility:
+        if table.label in vocabulary.supporting and not hostility:
             continue
         quoted: list[str] = []
         for hit in Masks.keep(hits, masked):

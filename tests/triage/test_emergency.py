@@ -18,7 +18,7 @@ EMERGENCIES = [
     ("my ex is kicking my door in right now", "break_in"),
     ("someone is trying to break in to my flat, im hiding in the bathroom", "break_in"),
     ("neighbours dog is attacking my little boy HELP", "dog_attack"),
-    ("i can hear a woman screaming for help in flat 6", "help"),
+    ("i can hear a woman screaming for help in flat 6", "distress"),
     ("a man on the landing has collapsed and isn't breathing", "medical"),
     ("I can't breathe, he had his hands round my neck", "medical"),
     ("he just stabbed someone outside the shop theres blood everywhere", "weapon"),
