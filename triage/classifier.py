@@ -122,6 +122,8 @@ class _Vocabulary:
     danger_mask: int
     tie_break: Mapping[Category, int]
     fallback: Category
+    blocking: frozenset[Category]
+    blocking_weight: int
 
 
 def _table(
@@ -181,6 +183,8 @@ def _vocabulary() -> _Vocabulary:
         danger_mask=bounds[6],
         tie_break={category: index for index, category in enumerate(order)},
         fallback=Category(categories["fallback"]),
+        blocking=frozenset(Category(str(c)) for c in not_asb["blocking_categories"]),
+        blocking_weight=int(not_asb["blocking_weight"]),
     )
 
 
@@ -279,11 +283,18 @@ def classify(text: str, channel: str | None = None) -> Classification:
     reasons.extend(emergency.reasons)
 
     everyday, everyday_hits, aggravators = _not_asb(extra)
-    best_other = max(
-        (_score(_outside(hits, everyday_hits)) for _, _, hits in scored), default=0
-    )
+    outside = [(category, _outside(hits, everyday_hits)) for category, _, hits in scored]
+    best_other = max((_score(hits) for _, hits in outside), default=0)
+    blocked = [
+        hit
+        for category, hits in outside
+        if category in vocabulary.blocking
+        for hit in hits
+        if hit.weight >= vocabulary.blocking_weight
+    ]
     not_asb = (
         everyday >= _NOT_ASB_MIN_SCORE
+        and not blocked
         and everyday > best_other
         and best_other < _STRONG_CATEGORY_SCORE + everyday
         and not hate.hate
@@ -298,11 +309,9 @@ def classify(text: str, channel: str | None = None) -> Classification:
     if not_asb:
         ranked.insert(0, (Category.NOT_ASB, everyday))
         reasons.append(f"not ASB (everyday living): {_quote(report, everyday_hits)}")
-    elif everyday_hits or aggravators:
-        if everyday_hits:
-            reasons.append(
-                "everyday-living words outweighed by the rest: " + _quote(report, everyday_hits)
-            )
+    elif everyday_hits:
+        why = "ASB words beside them: " + _quote(report, blocked) if blocked else "outweighed"
+        reasons.append(f"everyday-living words ({why}): " + _quote(report, everyday_hits))
     matched = bool(ranked)
     if not ranked:
         ranked.append((vocabulary.fallback, 0))
