@@ -126,34 +126,9 @@ def serve(config: Path | None, host: str | None, port: int | None) -> None:
 
 
 async def _serve(settings: Settings, host: str | None, port: int | None) -> None:
-    import uvicorn
+    from intake.runner import serve as run
 
-    from intake.app import create_app
-    from intake.bootstrap import build_storage, migrate, sync_team
-
-    await migrate(settings)
-    storage = build_storage(settings)
-    try:
-        await sync_team(storage, settings.team)
-        app = create_app(settings, storage)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=host or settings.http.host,
-                port=port if port is not None else settings.http.port,
-                log_level=settings.service.log_level.lower(),
-                lifespan="off",
-            )
-        )
-        log.info(
-            "serving %s on http://%s:%s",
-            settings.service.name,
-            host or settings.http.host,
-            port if port is not None else settings.http.port,
-        )
-        await server.serve()
-    finally:
-        await storage.close()
+    await run(settings, host=host, port=port)
 
 
 @main.command("chat")
@@ -263,15 +238,19 @@ def triage_command(config: Path | None) -> None:
             continue
         classification = classify(item["text"], channel)
         decision = decide_priority(classification, settings.policy)
-        click.echo(json.dumps({
-            "category": decision.category.value,
-            "categories": [c.value for c in classification.categories],
-            "hate_crime": decision.hate,
-            "emergency": decision.call_999,
-            "not_asb": decision.self_help_advice,
-            "priority": decision.priority.value,
-            "reasons": [*classification.reasons, *decision.reasons],
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "category": decision.category.value,
+                    "categories": [c.value for c in classification.categories],
+                    "hate_crime": decision.hate,
+                    "emergency": decision.call_999,
+                    "not_asb": decision.self_help_advice,
+                    "priority": decision.priority.value,
+                    "reasons": [*classification.reasons, *decision.reasons],
+                }
+            )
+        )
     sys.exit(1 if failed else 0)
 
 

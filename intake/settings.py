@@ -209,8 +209,9 @@ class EmailSettings(Section):
     from_address: str = Field(default="report@asb.example.org",
                               pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     max_message_bytes: int = Field(default=15_000_000, ge=1024)
-    relay_host: str = "127.0.0.1"
-    relay_port: int = Field(default=2526, ge=1, le=65535)
+    relay_host: str | None = None
+    """Where replies are sent. None: sandbox, replies kept as .eml files under data_dir."""
+    relay_port: int = Field(default=25, ge=1, le=65535)
     relay_starttls: bool = False
     relay_username: str | None = None
     relay_password: SecretStr | None = None

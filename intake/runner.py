@@ -1,0 +1,266 @@
+"""``intake serve``: one asyncio process hosting HTTP, SMTP, Telegram, the scheduler and the
+outbox dispatcher (DESIGN.md). Stops gracefully on SIGTERM or Ctrl-C: it stops accepting,
+finishes what is in flight, then closes the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable, Generator, Sequence
+from datetime import UTC, datetime
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CollectorRegistry, Counter
+
+from channels.base import ChannelAdapter, DeliveryHandler, InboundHandler
+from channels.email_sandbox import SandboxMailbox
+from intake.app import create_app
+from intake.bootstrap import build_storage, migrate, sync_team
+from intake.messages import Handled, InboundMessage
+from intake.outbox import OutboxDispatcher
+from intake.service import IntakeService
+from intake.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the runner owns SIGTERM and SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def build_adapters(
+    settings: Settings,
+    handle: InboundHandler,
+    on_delivery: DeliveryHandler,
+    clock: Callable[[], datetime],
+    web_secret: str = "",
+    local_base_url: str = "",
+    sandbox_relay_port: int | None = None,
+) -> list[ChannelAdapter]:
+    """The enabled channel adapters, configured from settings (sandbox without accounts).
+
+    In sandbox mode the real SDKs talk to stand-in APIs served by this process, reached at
+    ``local_base_url`` (loopback) whatever the public address is; email replies go to the
+    sandbox mailbox listening on ``sandbox_relay_port``.
+    """
+    channels = settings.channels
+    public = settings.service.public_base_url.rstrip("/")
+    local = local_base_url.rstrip("/") or public
+    adapters: list[ChannelAdapter] = []
+    if channels.sms.enabled:
+        from channels.twilio import TwilioChannel
+
+        sms = channels.sms
+        adapters.append(
+            TwilioChannel(
+                account_sid=sms.account_sid,
+                auth_token=sms.auth_token.get_secret_value() if sms.auth_token else None,
+                from_number=sms.from_number,
+                whatsapp_from=sms.whatsapp_from,
+                public_base_url=public,
+                api_base_url=sms.api_base_url
+                or (local + "/sandbox/twilio" if sms.sandbox else None),
+                trust_forwarded_headers=sms.trust_forwarded_headers,
+                media_max_bytes=sms.media_max_bytes,
+                media_types=sms.media_types,
+                handle=handle,
+                on_delivery=on_delivery,
+            )
+        )
+    if channels.email.enabled:
+        from channels.email import EmailChannel
+
+        mail = channels.email
+        sandbox = mail.relay_host is None
+        adapters.append(
+            EmailChannel(
+                listen_host=mail.listen_host,
+                listen_port=mail.listen_port,
+                addresses=mail.addresses,
+                from_address=mail.from_address,
+                max_message_bytes=mail.max_message_bytes,
+                relay_host=mail.relay_host or "127.0.0.1",
+                relay_port=(sandbox_relay_port or mail.relay_port) if sandbox else mail.relay_port,
+                relay_starttls=mail.relay_starttls and not sandbox,
+                relay_username=mail.relay_username,
+                relay_password=mail.relay_password.get_secret_value()
+                if mail.relay_password
+                else None,
+                replies_per_sender_per_hour=mail.replies_per_sender_per_hour,
+                handle=handle,
+                clock=clock,
+            )
+        )
+    if channels.telegram.enabled:
+        from channels.telegram import TelegramChannel
+
+        bot = channels.telegram
+        adapters.append(
+            TelegramChannel(
+                token=bot.bot_token.get_secret_value() if bot.bot_token else None,
+                mode=bot.mode,
+                webhook_secret=bot.webhook_secret.get_secret_value()
+                if bot.webhook_secret
+                else None,
+                api_base_url=bot.api_base_url
+                or (local + "/sandbox/telegram" if bot.sandbox else None),
+                public_base_url=public,
+                handle=handle,
+            )
+        )
+    if channels.web.enabled:
+        from channels.webchat import WebChatChannel
+
+        adapters.append(
+            WebChatChannel(
+                secret_key=web_secret,
+                session_max_age_seconds=int(
+                    channels.web.session_max_age.as_timedelta().total_seconds()
+                ),
+                cookie_secure=public.startswith("https://"),
+                landlord=settings.service.landlord,
+                handle=handle,
+                clock=clock,
+            )
+        )
+    return adapters
+
+
+def web_secret(settings: Settings) -> str:
+    """The configured secret key, or a per-installation one kept in the data folder (blocking:
+    call it in a thread)."""
+    if settings.service.secret_key is not None:
+        return settings.service.secret_key.get_secret_value()
+    path = settings.service.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(os.urandom(32).hex(), encoding="utf-8")
+        path.chmod(0o600)
+        log.warning("no INTAKE_SERVICE__SECRET_KEY set: generated one in %s", path)
+    return path.read_text(encoding="utf-8").strip()
+
+
+async def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    stop: asyncio.Event | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> None:
+    """Run everything until SIGTERM/SIGINT (or ``stop`` is set), then shut down in order."""
+    now = clock or (lambda: datetime.now(UTC))
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    await migrate(settings)
+    storage = build_storage(settings)
+    registry = CollectorRegistry()
+    inbound = Counter(
+        "intake_inbound_messages", "Messages received", ["channel", "first"], registry=registry
+    )
+    service = IntakeService(storage, settings, clock=now)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    dispatcher = OutboxDispatcher(storage, {}, now, worker)
+
+    async def handle(message: InboundMessage, *, inline: bool = False) -> Handled:
+        handled = await service.handle(message, inline=inline)
+        inbound.labels(message.channel.value, str(handled.first_delivery).lower()).inc()
+        dispatcher.wake.set()
+        return handled
+
+    secret = await asyncio.to_thread(web_secret, settings)
+    bind_host = host or settings.http.host
+    bind_port = port if port is not None else settings.http.port
+    loopback = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "127.0.0.1") else bind_host  # noqa: S104
+    os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 22: no deprecation noise
+    mailbox = None
+    if settings.channels.email.enabled and settings.channels.email.relay_host is None:
+        mailbox = SandboxMailbox(settings.service.data_dir / "sandbox-mail")
+        await mailbox.start()
+    adapters = build_adapters(
+        settings,
+        handle,
+        dispatcher.on_delivery,
+        now,
+        secret,
+        f"http://{loopback}:{bind_port}",
+        mailbox.port if mailbox else None,
+    )
+    dispatcher.adapters = {c: a for a in adapters for c in a.channels}
+    app = create_app(settings, storage, adapters, registry)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=host or settings.http.host,
+            port=port if port is not None else settings.http.port,
+            log_level=settings.service.log_level.lower(),
+            lifespan="off",
+            access_log=False,
+        )
+    )
+    scheduler = AsyncIOScheduler(timezone=settings.policy.timezone)
+    tasks: list[asyncio.Task[None]] = []
+    started: Sequence[ChannelAdapter] = []
+    server_task: asyncio.Task[None] | None = None
+    try:
+        await sync_team(storage, settings.team)
+        server_task = asyncio.create_task(server.serve())
+        while not server.started:
+            if server_task.done():
+                await server_task  # raises the bind error
+                raise RuntimeError("HTTP server stopped during start-up")
+            await asyncio.sleep(0.05)
+        for adapter in adapters:
+            await adapter.start()
+            started = [*started, adapter]
+        tasks.append(asyncio.create_task(dispatcher.run(stop)))
+        scheduler.add_job(
+            service.run_idle_checks,
+            "interval",
+            seconds=60,
+            id="idle-checks",
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
+        log.info(
+            "serving %s: %s",
+            settings.service.name,
+            ", ".join(c.value for a in adapters for c in a.channels) or "no channels",
+        )
+        await stop.wait()
+        log.info("shutting down: no new messages; finishing what is in flight")
+    finally:
+        for adapter in reversed(list(started)):
+            with contextlib.suppress(Exception):
+                await adapter.stop()
+        server.should_exit = True
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        stop.set()
+        for task in tasks:
+            await task
+        with contextlib.suppress(Exception):
+            await dispatcher.run_once()  # one last round for replies queued during shutdown
+        if server_task is not None:
+            try:
+                await asyncio.wait_for(server_task, timeout=30)
+            except TimeoutError:
+                log.warning("HTTP connections still open after 30 s; closing them")
+        if mailbox is not None:
+            await mailbox.stop()
+        await storage.close()
+        log.info("stopped")
