@@ -6,7 +6,7 @@ outbox rows and scheduled actions land together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -418,6 +418,64 @@ class ActionRepository:
             order=ScheduledAction.due_at,
             claimed={"status": "running", "claimed_by": worker, "claimed_at": now},
         )
+
+    async def claim(
+        self, action_ids: Collection[int], now: datetime, worker: str
+    ) -> Sequence[ScheduledAction]:
+        """Claim these actions if they are still pending and due (one at a time, to isolate a
+        failing one); an action another worker holds or has finished is left out."""
+        if not action_ids:
+            return []
+        return await _claim(
+            self.session,
+            ScheduledAction,
+            now,
+            worker,
+            len(action_ids),
+            due=and_(
+                ScheduledAction.id.in_(sorted(action_ids)),
+                ScheduledAction.status == "pending",
+                ScheduledAction.due_at <= now,
+            ),
+            order=ScheduledAction.due_at,
+            claimed={"status": "running", "claimed_by": worker, "claimed_at": now},
+        )
+
+    async def record_failure(
+        self,
+        action_id: int,
+        now: datetime,
+        error: str,
+        *,
+        retry_at: Callable[[int], datetime | None],
+    ) -> ScheduledAction | None:
+        """Count a failed run of a pending action and set when it is tried again.
+
+        Args:
+            retry_at: given the failures so far, when to try again; None gives up
+                (status ``failed``).
+
+        Returns:
+            The action, or None if another worker holds it or it is no longer pending.
+        """
+        query = select(ScheduledAction).where(
+            ScheduledAction.id == action_id, ScheduledAction.status == "pending"
+        )
+        if _is_postgres(self.session):
+            query = query.with_for_update(skip_locked=True)
+        action = (await self.session.execute(query)).scalar_one_or_none()
+        if action is None:
+            return None
+        action.attempts = (action.attempts or 0) + 1
+        action.last_error = error[:2000]
+        action.claimed_by, action.claimed_at = None, now
+        retry = retry_at(action.attempts)
+        if retry is None:
+            action.status, action.completed_at = "failed", now
+        else:
+            action.due_at = retry
+        await self.session.flush()
+        return action
 
     async def next_due_at(self, *, kinds: Collection[str] | None = None) -> datetime | None:
         """When the next pending action falls due (so the scheduler can sleep until then)."""
