@@ -135,11 +135,14 @@ def judge_emergency(
         hostility: Whether the rest of the report shows hostility.
     """
     vocabulary = emergency_vocabulary()
-    text = Masks.blank(report.text, masked)
     kinds: list[str] = []
     reasons: list[str] = []
+    danger_hits = list(danger_hits)
+    if not any(danger_hits):
+        return EmergencyFinding(emergency=False, kinds=(), reasons=())
+    text = Masks.blank(report.text, masked)
     for table, hits in zip(vocabulary.dangers, danger_hits, strict=True):
-        if table.label in vocabulary.supporting and not hostility:
+        if not hits or (table.label in vocabulary.supporting and not hostility):
             continue
         quoted: list[str] = []
         for hit in Masks.keep(hits, masked):

@@ -234,13 +234,19 @@ def judge_hate(report: NormalisedText, hits: Sequence[list[Hit]]) -> HateFinding
     at = strands_end + 1
     victims: dict[str, list[list[Hit]]] = {}
     identity_masked = hits[-2]
+    any_victim = False
     for kind, tables in vocabulary.victims.items():
         victims[kind] = [
-            Masks.keep(Masks.keep(table_hits, masked), identity_masked)
+            Masks.keep(Masks.keep(table_hits, masked), identity_masked) if table_hits else []
             for table_hits in hits[at : at + len(tables)]
         ]
+        any_victim = any_victim or any(victims[kind])
         at += len(tables)
-    composed = _composed(vocabulary, victims, Masks.keep(hits[-1], masked), report.text)
+    composed = (
+        _composed(vocabulary, victims, Masks.keep(hits[-1], masked), report.text)
+        if any_victim and hits[-1]
+        else []
+    )
     found = direct + composed
     if not found:
         return HateFinding(hate=False, strands=(), hits=(), reasons=())

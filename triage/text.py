@@ -120,9 +120,13 @@ def _vocabulary_ing_words() -> frozenset[str]:
 
 def _strip_quoted_history(text: str, shorthand: _Shorthand) -> str:
     """Cut earlier messages quoted under an email reply; they are not this report."""
+    if "\n" not in text:
+        return text
     match = shorthand.quoted_history.search(text)
     if match and match.start() > 0:
         text = text[: match.start()]
+    if ">" not in text:
+        return text
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 import re._parser as sre_parse  # type: ignore[import-not-found]
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any, NamedTuple
@@ -82,7 +82,7 @@ def expand_macros(raw: Mapping[str, Any] | None) -> dict[str, str]:
 
 _ZERO_WIDTH = frozenset({sre_parse.ASSERT, sre_parse.ASSERT_NOT, sre_parse.AT})
 _REPEATS = frozenset({sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT})
-_MAX_FIRST_WORDS = 4000
+_MAX_FIRST_WORDS = 20000
 _MIN_PREFIX = 2
 _TOKEN_CACHE_SIZE = 50_000
 _COMMON_WORDS = frozenset(
@@ -166,23 +166,55 @@ def _first_words(
     found.add((word, False))
 
 
-def second_words(pattern: str) -> frozenset[str] | None:
-    """The exact second words of a phrase, or None if they cannot all be listed.
+def second_words(pattern: str) -> dict[str, frozenset[str] | None]:
+    """Per first word of a phrase, the exact words that can follow it (None: any word).
 
-    Used for phrases that start with a common word ("the", "my"): they are tried only where
-    one of their second words follows.
+    Used for phrases that start with a common word ("the", "my"): after such a word they are
+    tried only where one of their second words follows. ``(the )?(church )?bells`` is tried
+    after "the" only before "church" or "bells".
     """
     found: set[tuple[str, bool]] = set()
     try:
         _first_words(sre_parse.parse(pattern), "", found, words=2)
     except _TooBroad:
-        return None
-    seconds: set[str] = set()
+        return {}
+    seconds: dict[str, set[str] | None] = {}
     for entry, exact in found:
-        if " " not in entry or not exact:
-            return None
-        seconds.add(entry.split(" ", 1)[1])
-    return frozenset(seconds)
+        first, _, second = entry.partition(" ")
+        if not second or not exact:
+            seconds[first] = None
+            continue
+        listed = seconds.setdefault(first, set())
+        if listed is not None:
+            listed.add(second)
+    return {w: frozenset(listed) if listed is not None else None for w, listed in seconds.items()}
+
+
+def required_words(pattern: str) -> tuple[frozenset[str], ...]:
+    """Sets of words, one word of each of which must stand in a text for the phrase to match.
+
+    A phrase such as ``(call\\w*|hit) ~~ (because|cos) ...`` is indexed by its first words,
+    which are common; but it can only match a report that also has "because" or "cos" in it.
+    Each later word boundary of the phrase is tried, and the exact words that can start the
+    rest of the phrase there are returned for the rarest such boundary (None if none can be
+    listed). Checking them against a report's words skips most hopeless tries. The rarest
+    sets (fewest common words, then fewest words) come first; at most three are kept.
+    """
+    items = list(sre_parse.parse(pattern))
+    sets: list[frozenset[str]] = []
+    for index, (op, av) in enumerate(items[:-1]):
+        if op is not sre_parse.LITERAL or av != ord(" "):
+            continue
+        found: set[tuple[str, bool]] = set()
+        try:
+            _first_words(items[index + 1 :], "", found)
+        except _TooBroad:
+            continue
+        if not found or not all(exact for _, exact in found):
+            continue
+        sets.append(frozenset(word for word, _ in found))
+    sets.sort(key=lambda words: (len(words & _COMMON_WORDS), len(words)))
+    return tuple(sets[:3])
 
 
 def first_words(pattern: str) -> set[tuple[str, bool]] | None:
@@ -262,7 +294,7 @@ class Masks:
     @staticmethod
     def keep(hits: Iterable[Hit], masked: list[Hit]) -> list[Hit]:
         """The hits that overlap no masked span."""
-        if not masked:
+        if not masked or not hits:
             return list(hits)
         return [
             hit
@@ -291,6 +323,12 @@ class _Phrase:
     tag: str
     second: frozenset[str] | None = None
     """When set, the phrase is only tried where one of these words comes second."""
+    required: frozenset[str] | None = None
+    """When set, the phrase is only tried in a text holding one of these words."""
+
+
+_Entry = tuple[Callable[[str, int], "re.Match[str] | None"], frozenset[str] | None, _Phrase]
+_Candidates = tuple[tuple[_Entry, ...], dict[str, tuple[_Entry, ...]]]
 
 
 class PhraseTable:
@@ -344,23 +382,27 @@ class PhraseGroup:
             for pattern, weight, tag in table.phrases:
                 words = first_words(pattern)
                 common = words is not None and any(w in _COMMON_WORDS for w, _ in words)
-                phrase = _Phrase(
-                    number,
-                    re.compile(" (?:" + pattern + ")(?= )"),
-                    weight,
-                    tag,
-                    second_words(pattern) if common else None,
-                )
+                seconds = second_words(pattern) if common else {}
+                compiled = re.compile(" (?:" + pattern + ")(?= )")
+                required = next(iter(required_words(pattern)), None)
+                phrase = _Phrase(number, compiled, weight, tag, None, required)
                 if words is None:
                     self._anywhere.append(phrase)
                     continue
                 for word, exact in words:
-                    (self._exact if exact else self._prefix).setdefault(word, []).append(phrase)
+                    second = seconds.get(word) if exact and word in _COMMON_WORDS else None
+                    indexed = phrase if second is None else replace(phrase, second=second)
+                    (self._exact if exact else self._prefix).setdefault(word, []).append(indexed)
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
-        self._by_token: dict[str, tuple[_Phrase, ...]] = {}
+        self._by_token: dict[str, _Candidates] = {}
 
-    def _candidates(self, token: str) -> tuple[_Phrase, ...]:
-        """The phrases that can start at a word (memoised: words repeat across reports)."""
+    def _candidates(self, token: str) -> _Candidates:
+        """The phrases that can start at a word (memoised: words repeat across reports).
+
+        Returned as the phrases to try whatever follows, and the phrases to try only before a
+        given second word; each as a flat tuple ``(match, required, phrase)`` for a fast
+        inner loop.
+        """
         cached = self._by_token.get(token)
         if cached is not None:
             return cached
@@ -371,29 +413,51 @@ class PhraseGroup:
             found.extend(self._prefix.get(token[:length], ()))
         if len(self._by_token) >= _TOKEN_CACHE_SIZE:
             self._by_token.clear()
-        self._by_token[token] = result = tuple(dict.fromkeys(found))
+        anywhere: list[_Entry] = []
+        by_second: dict[str, list[_Entry]] = {}
+        for phrase in dict.fromkeys(found):
+            entry = (phrase.pattern.match, phrase.required, phrase)
+            if phrase.second is None:
+                anywhere.append(entry)
+            else:
+                for word in phrase.second:
+                    by_second.setdefault(word, []).append(entry)
+        result = (tuple(anywhere), {word: tuple(e) for word, e in by_second.items()})
+        self._by_token[token] = result
         return result
 
     def find(self, text: str) -> list[list[Hit]]:
         """Hits per table, in table order; a phrase is found wherever it matches."""
         padded = f" {text} "
         found: list[list[Hit]] = [[] for _ in self.tables]
-        position = 0
         tokens = text.split(" ")
-        tokens.append("")
+        present = frozenset(tokens)
+        by_token = self._by_token
         candidates = self._candidates
-        for index, token in enumerate(tokens[:-1]):
-            following = tokens[index + 1]
-            for phrase in candidates(token):
-                if phrase.second is not None and following not in phrase.second:
+        record = self._record
+        position = 0
+        last = len(tokens) - 1
+        for index, token in enumerate(tokens):
+            cached = by_token.get(token)
+            if cached is None:
+                cached = candidates(token)
+            anywhere, by_second = cached
+            if by_second:
+                following = tokens[index + 1] if index < last else ""
+                seconds = by_second.get(following, ())
+                entries = anywhere + seconds if seconds else anywhere
+            else:
+                entries = anywhere
+            for match_at, required, phrase in entries:
+                if required is not None and required.isdisjoint(present):
                     continue
-                match = phrase.pattern.match(padded, position)
+                match = match_at(padded, position)
                 if match:
-                    self._record(found, phrase, text, position, match.end() - 1)
+                    record(found, phrase, text, position, match.end() - 1)
             position += len(token) + 1
         for phrase in self._anywhere:
             for match in phrase.pattern.finditer(padded):
-                self._record(found, phrase, text, match.start(), match.end() - 1)
+                record(found, phrase, text, match.start(), match.end() - 1)
         return found
 
     def _record(
