@@ -282,7 +282,7 @@ def classify(text: str, channel: str | None = None) -> Classification:
     )
     reasons.extend(emergency.reasons)
 
-    everyday, everyday_hits, aggravators = _not_asb(extra)
+    everyday, everyday_hits, _ = _not_asb(extra)
     outside = [(category, _outside(hits, everyday_hits)) for category, _, hits in scored]
     best_other = max((_score(hits) for _, hits in outside), default=0)
     blocked = [
