@@ -19,9 +19,9 @@ import httpx
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
+from channels.telegram_sandbox import SANDBOX_SECRET
 from channels.twilio import MESSAGES_PATH
 from channels.twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
-from channels.telegram_sandbox import SANDBOX_SECRET
 from storage.models import InboundMessage
 from storage.uow import Storage
 from tests.e2e.conftest import Running
@@ -222,7 +222,10 @@ def telegram(
 
 async def telegram_sent(serve: Running, chat_id: int, seen: int) -> list[dict[str, object]]:
     for _ in range(300):
-        sent = httpx.get(serve.base_url + "/sandbox/telegram/sent", timeout=10).json()["messages"]
+        response = await asyncio.to_thread(
+            httpx.get, serve.base_url + "/sandbox/telegram/sent", timeout=10
+        )
+        sent = response.json()["messages"]
         mine = [m for m in sent if str(m.get("chat_id")) == str(chat_id)]
         if len(mine) > seen:
             return mine[seen:]
