@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from triage.category_model import CategoryModel
 from triage.emergency import emergency_vocabulary, judge_emergency
 from triage.hate import hate_vocabulary, judge_hate
 from triage.taxonomy import CATEGORY_LABELS, Category
@@ -124,6 +125,8 @@ class _Vocabulary:
     fallback: Category
     blocking: frozenset[Category]
     blocking_weight: int
+    from_cues: Mapping[str, Mapping[Category, int]]
+    model_weight: float
 
 
 def _table(
@@ -185,6 +188,11 @@ def _vocabulary() -> _Vocabulary:
         fallback=Category(categories["fallback"]),
         blocking=frozenset(Category(str(c)) for c in not_asb["blocking_categories"]),
         blocking_weight=int(not_asb["blocking_weight"]),
+        model_weight=float(categories.get("model_weight", 0)),
+        from_cues={
+            str(cue): {Category(str(c)): int(w) for c, w in weights.items()}
+            for cue, weights in (categories.get("from_cues") or {}).items()
+        },
     )
 
 
@@ -236,6 +244,38 @@ def _not_asb(extra: Mapping[str, list[Hit]]) -> tuple[int, list[Hit], list[Hit]]
     return _score(counted), counted, late
 
 
+_MODEL_OVERRIDE: list[CategoryModel | None] = []
+
+
+def use_category_model(model: CategoryModel | None) -> None:
+    """Use another category model (None: rules only), to measure what the model adds.
+
+    For evaluation scripts; the service always uses the shipped model.
+    """
+    _MODEL_OVERRIDE[:] = [model]
+
+
+def _category_model() -> CategoryModel:
+    if _MODEL_OVERRIDE:
+        return _MODEL_OVERRIDE[0] or _NO_MODEL
+    return CategoryModel.shipped()
+
+
+_NO_MODEL = CategoryModel(bias={}, weights={})
+
+
+def _lend(
+    category_hits: dict[Category, list[Hit]],
+    weights: Mapping[Category, int] | None,
+    hits: list[Hit],
+) -> None:
+    """Count a severity or danger cue's words towards the categories it points to."""
+    for category, weight in (weights or {}).items():
+        category_hits.setdefault(category, []).extend(
+            hit._replace(label=category.value, weight=weight) for hit in hits
+        )
+
+
 def classify(text: str, channel: str | None = None) -> Classification:
     """Read a report and say what it is about.
 
@@ -257,12 +297,12 @@ def classify(text: str, channel: str | None = None) -> Classification:
     hate = judge_hate(report, found[vocabulary.hate])
     reasons.extend(hate.reasons)
 
-    scored: list[tuple[Category, int, list[Hit]]] = []
     extra = dict(zip(_EXTRA_TABLES, found[vocabulary.extras], strict=True))
-    for category, hits in zip(vocabulary.categories, found, strict=False):
-        score = _score(hits) if hits else 0
-        if score > 0:
-            scored.append((category, score, hits))
+    category_hits = {
+        category: list(hits)
+        for category, hits in zip(vocabulary.categories, found, strict=False)
+        if hits
+    }
 
     severity: list[str] = []
     severity_masked = found[vocabulary.severity_mask]
@@ -273,14 +313,26 @@ def classify(text: str, channel: str | None = None) -> Classification:
         if hits:
             severity.append(table.label)
             reasons.append(f"{table.label.replace('_', ' ')}: {_quote(report, hits)}")
+            _lend(category_hits, vocabulary.from_cues.get(table.label), hits)
 
     hostility = bool(_HOSTILE_SEVERITY & set(severity)) or any(
-        category in _HOSTILE_CATEGORIES for category, _, _ in scored
+        category in _HOSTILE_CATEGORIES for category in category_hits
     )
     emergency = judge_emergency(
         report, found[vocabulary.dangers], found[vocabulary.danger_mask], hostility=hostility
     )
     reasons.extend(emergency.reasons)
+    for table, hits in zip(
+        vocabulary.words.tables[vocabulary.dangers], found[vocabulary.dangers], strict=True
+    ):
+        if table.label in emergency.kinds:
+            _lend(category_hits, vocabulary.from_cues.get("emergency " + table.label), hits)
+
+    scored: list[tuple[Category, int, list[Hit]]] = []
+    for category, hits in category_hits.items():
+        score = _score(hits)
+        if score > 0:
+            scored.append((category, score, hits))
 
     everyday, everyday_hits, _ = _not_asb(extra)
     outside = [(category, _outside(hits, everyday_hits)) for category, _, hits in scored]
@@ -302,7 +354,24 @@ def classify(text: str, channel: str | None = None) -> Classification:
         and not (_HARM_SEVERITY & set(severity))
     )
 
-    scored.sort(key=lambda item: (-item[1], vocabulary.tie_break.get(item[0], 99)))
+    leaning = (
+        _category_model().probabilities(report.words, (c.value for c, _, _ in scored))
+        if len(scored) > 1
+        else {}
+    )
+    scored.sort(
+        key=lambda item: (
+            -(item[1] + vocabulary.model_weight * leaning.get(item[0].value, 0.0)),
+            -item[1],
+            vocabulary.tie_break.get(item[0], 99),
+        )
+    )
+    if leaning and scored[0][1] < max(score for _, score, _ in scored):
+        top = scored[0][0]
+        reasons.append(
+            f"category {top.value} ahead on the wording as a whole "
+            f"({leaning[top.value]:.0%} by the category model)"
+        )
     ranked: list[tuple[Category, int]] = [(category, score) for category, score, _ in scored]
     if hate.hate:
         ranked.insert(0, (Category.HATE_INCIDENT, _HATE_SCORE))

@@ -1,0 +1,91 @@
+"""The category tie-breaker: a small linear model over a report's words.
+
+The rules score every category whose words they find; when two are close ("bins" and
+"threatened" in one report) the wording as a whole is a better guide than either phrase. This
+model, multinomial logistic regression over the normalised words and word pairs, is trained
+by ``bench/train_category_model.py`` on the labelled reports and shipped as
+``data/category_model.json``. Inference is pure Python: only the categories the rules already
+found are scored, so it never invents a category, and it never decides hate, emergency or
+not-ASB, which stay with the rules.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from itertools import pairwise
+from typing import Any
+
+_SENTENCE_END = "."
+_MODEL_FILE = "category_model.json"
+
+
+def features(words: Sequence[str]) -> list[str]:
+    """The model's features: each word, and each pair of words within a sentence."""
+    found = [word for word in words if word != _SENTENCE_END]
+    found.extend(
+        f"{first} {second}"
+        for first, second in pairwise(words)
+        if first != _SENTENCE_END and second != _SENTENCE_END
+    )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryModel:
+    """Weights per feature and category, and a bias per category."""
+
+    bias: Mapping[str, float]
+    weights: Mapping[str, Mapping[str, float]]
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> CategoryModel:
+        """A model from the mapping ``category_model.json`` holds."""
+        return cls(
+            bias={str(c): float(b) for c, b in data.get("bias", {}).items()},
+            weights={
+                str(f): {str(c): float(w) for c, w in row.items()}
+                for f, row in data.get("weights", {}).items()
+            },
+        )
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def shipped() -> CategoryModel:
+        """The model shipped in ``triage/data`` (an empty one if there is none)."""
+        path = resources.files("triage").joinpath("data", _MODEL_FILE)
+        if not path.is_file():
+            return CategoryModel(bias={}, weights={})
+        return CategoryModel.from_data(json.loads(path.read_text(encoding="utf-8")))
+
+    def probabilities(self, words: Sequence[str], among: Iterable[str]) -> dict[str, float]:
+        """How strongly the words point to each of ``among``, summing to 1 over them.
+
+        Args:
+            words: The report's normalised words (:attr:`NormalisedText.words`).
+            among: The categories to choose between (category codes).
+
+        Returns:
+            Category code to probability; empty when the model has no weights.
+        """
+        candidates = list(among)
+        if not self.weights or not candidates:
+            return {}
+        logits = {c: self.bias.get(c, 0.0) for c in candidates}
+        weights = self.weights
+        for feature in features(words):
+            row = weights.get(feature)
+            if row is None:
+                continue
+            for category in candidates:
+                weight = row.get(category)
+                if weight is not None:
+                    logits[category] += weight
+        top = max(logits.values())
+        exps = {c: math.exp(v - top) for c, v in logits.items()}
+        total = sum(exps.values())
+        return {c: v / total for c, v in exps.items()}
