@@ -127,6 +127,7 @@ class _Vocabulary:
     blocking_weight: int
     from_cues: Mapping[str, Mapping[Category, int]]
     model_weight: float
+    courses_of_conduct: tuple[tuple[Category, frozenset[str], Category, int], ...]
 
 
 def _table(
@@ -189,6 +190,15 @@ def _vocabulary() -> _Vocabulary:
         blocking=frozenset(Category(str(c)) for c in not_asb["blocking_categories"]),
         blocking_weight=int(not_asb["blocking_weight"]),
         model_weight=float(categories.get("model_weight", 0)),
+        courses_of_conduct=tuple(
+            (
+                Category(str(row["when"])),
+                frozenset(str(cue) for cue in row["with"]),
+                Category(str(row["add"])),
+                int(row["weight"]),
+            )
+            for row in categories.get("courses_of_conduct") or ()
+        ),
         from_cues={
             str(cue): {Category(str(c)): int(w) for c, w in weights.items()}
             for cue, weights in (categories.get("from_cues") or {}).items()
@@ -327,6 +337,10 @@ def classify(text: str, channel: str | None = None) -> Classification:
     ):
         if table.label in emergency.kinds:
             _lend(category_hits, vocabulary.from_cues.get("emergency " + table.label), hits)
+
+    for when, needs, add, weight in vocabulary.courses_of_conduct:
+        if when in category_hits and needs <= set(severity):
+            _lend(category_hits, {add: weight}, category_hits[when])
 
     scored: list[tuple[Category, int, list[Hit]]] = []
     for category, hits in category_hits.items():
