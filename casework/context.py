@@ -11,7 +11,7 @@ round trips, not a few per action. Every message has an idempotency key derived 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -118,6 +118,9 @@ class JobContext:
     _outbox: list[dict[str, Any]] = field(default_factory=list)
     _follow_ups: list[dict[str, Any]] = field(default_factory=list)
     _officers: dict[str, Officer] | None = None
+    _cases: dict[int, Case] = field(default_factory=dict)
+    """Strong references: the session's identity map holds objects weakly, so a preloaded
+    case would otherwise be collected and fetched again, one query per action."""
 
     @property
     def policy(self) -> Policy:
@@ -134,10 +137,21 @@ class JobContext:
     # --- reading ------------------------------------------------------------------------------
 
     async def case(self, case_id: int | None) -> Case | None:
-        """The case, from this transaction's identity map when the batch preloaded it."""
+        """The case (preloaded for a batch, or fetched once and kept for the run)."""
         if case_id is None:
             return None
-        return await self.uow.cases.get(case_id)
+        found = self._cases.get(case_id)
+        if found is None:
+            found = await self.uow.cases.get(case_id)
+            if found is not None:
+                self._cases[case_id] = found
+        return found
+
+    async def preload(self, case_ids: Iterable[int | None]) -> None:
+        """Load a batch's cases and the team in two queries."""
+        wanted = {i for i in case_ids if i is not None and i not in self._cases}
+        self._cases.update(await self.uow.cases.by_ids(wanted))
+        await self.officers()
 
     async def officers(self) -> dict[str, Officer]:
         """Every officer by id, loaded once per run."""

@@ -135,7 +135,7 @@ async def run_due(
             if not actions:
                 return 0
             ctx = JobContext(uow, handlers_context, now, worker)
-            await uow.cases.by_ids(a.case_id for a in actions if a.case_id is not None)
+            await ctx.preload(a.case_id for a in actions)
             for action in actions:
                 outcome = await run_action(ctx, action)
                 if outcome == "done":

@@ -222,6 +222,14 @@ class InboundRepository:
         self, channel: str, external_id: str, payload: bytes, sender: str | None = None
     ) -> Recorded:
         """Store a delivery once. A redelivery (same channel and id) returns the first row."""
+        existing = await self.session.execute(
+            select(InboundMessage).where(
+                InboundMessage.channel == channel, InboundMessage.external_id == external_id
+            )
+        )
+        found_first = existing.scalar_one_or_none()
+        if found_first is not None:  # the common redelivery: answered without a write
+            return Recorded(found_first, first_delivery=False)
         result = await self.session.execute(
             _insert(self.session, InboundMessage)
             .values(channel=channel, external_id=external_id, payload=payload, sender=sender)
@@ -526,7 +534,7 @@ class ActionRepository:
         result = await self.session.execute(
             query.order_by(ScheduledAction.due_at, ScheduledAction.id).limit(limit)
         )
-        return [(action, reference) for action, reference in result.tuples()]
+        return [(action, reference) for action, reference in result.all()]
 
     async def count_by_status(
         self, *, kinds: Collection[str] | None = None, due_before: datetime | None = None
@@ -538,7 +546,7 @@ class ActionRepository:
         if due_before is not None:
             query = query.where(ScheduledAction.due_at <= due_before)
         result = await self.session.execute(query.group_by(ScheduledAction.status))
-        return {str(status): int(count) for status, count in result.tuples()}
+        return {str(status): int(count) for status, count in result.all()}
 
     async def pending_for_case(self, case_id: int) -> Sequence[ScheduledAction]:
         """A case's pending actions, soonest first."""
