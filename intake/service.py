@@ -44,6 +44,7 @@ from intake.conversation.engine import (
     Context,
     KnownCase,
     StepResult,
+    needs,
     on_idle,
     step,
 )
@@ -208,14 +209,16 @@ class IntakeService:
         message: InboundMessage,
     ) -> Context:
         now = message.received_at
+        wanted = needs(state, message)
         known = await self._known_case(uow, identity, message)
         open_ref = None
-        if state.last_case_ref:
+        if state.last_case_ref and "last_case" in wanted:
             last = await uow.cases.by_reference(state.last_case_ref)
             if last is not None and last.status == "open" and not last.not_asb:
                 open_ref = last.reference
-        earlier = await self._earlier_not_asb(uow, identity, now)
-        counts = await uow.officers.open_case_counts()
+        submission = "submission" in wanted
+        earlier = await self._earlier_not_asb(uow, identity, now) if submission else ()
+        counts = await uow.officers.open_case_counts() if submission else {}
         p1_out_of_hours = not self.calendar.is_open(now)
         rota, on_call = self._rota, self.settings.team.on_call
 
@@ -237,7 +240,7 @@ class IntakeService:
             landlord=self.settings.service.landlord,
             idle_timeout=self.settings.conversation.idle_timeout.as_timedelta(),
             known_case=known,
-            own_case=await self._own_case(uow, identity),
+            own_case=await self._own_case(uow, identity) if "own_case" in wanted else None,
             open_case=open_ref,
             earlier_not_asb=earlier,
             allocate=allocate_officer,

@@ -17,6 +17,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -148,6 +149,24 @@ class _Turn:
 
 
 # --- entry points -------------------------------------------------------------------------
+
+
+def needs(state: ConversationState, message: InboundMessage) -> frozenset[str]:
+    """Which facts about the sender's cases this step may use, so the service loads only those.
+
+    ``own_case``: their open case, for CHANGE ADVOCATE; ``submission``: earlier not-ASB
+    reports and officer loads, for a report that may be finished this step; ``last_case``:
+    whether the last report is still open, for a reply after the acknowledgement.
+    """
+    wanted = set()
+    if _command(message.text) == "change_advocate":
+        wanted.add("own_case")
+    if state.status in ("asking", "confirming") or state.awaiting:
+        wanted.add("submission")
+    if state.status == "done":
+        wanted.add("last_case")
+    return frozenset(wanted)
+
 
 
 def step(state: ConversationState, message: InboundMessage, ctx: Context) -> StepResult:
@@ -628,8 +647,14 @@ def _keep_quietly(turn: _Turn, text: str) -> None:
 # --- asking ---------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=512)
+def _classify(description: str) -> Classification:
+    """Classification is pure, so a step reuses it rather than reading the words again."""
+    return classify(description)
+
+
 def _view(turn: _Turn) -> View:
-    classification = classify(turn.state.description) if turn.state.description else None
+    classification = _classify(turn.state.description) if turn.state.description else None
     return View(turn.state.answers, classification, turn.message.channel, turn.ctx.policy)
 
 

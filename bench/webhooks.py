@@ -1,0 +1,339 @@
+"""Webhook benchmark: signed SMS webhooks end to end through ``intake serve`` (real HTTP, real
+database, SQLite and PostgreSQL) beside a bare Starlette form-echo app measured in the same run.
+
+Prints figures and, with ``--json``, one JSON object; always writes
+``bench/results/webhooks.json``. Figures:
+
+* ``throughput_ratio_vs_echo``: signed SMS webhooks per second through intake (each a new
+  reporter, so a full first step: classification, engine, one transaction) over the echo app's
+  requests per second, same client, same connections (target ≥ 0.20);
+* ``p50_ms_at_200`` / ``p99_ms_at_200``: latency at a fixed 200 messages per second (target
+  p99 < 50 ms);
+* ``emails_per_second``: reports accepted over SMTP (250 only once stored);
+* ``duplicates`` / ``lost``: 1,000 concurrent deliveries of one MessageSid create one stored
+  message, and every message answered 2xx is in the database (targets 0 and 0).
+
+Usage: ``.venv/bin/python bench/webhooks.py [--json] [--quick] [--no-postgres]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import asyncpg
+import httpx
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from channels.twilio import MESSAGES_PATH  # noqa: E402
+from channels.twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN  # noqa: E402
+from storage.models import InboundMessage  # noqa: E402
+from storage.uow import Storage  # noqa: E402
+
+INTAKE = str(Path(sys.executable).parent / "intake")
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+REPORTS = [
+    "loud music from flat 4 every night until 3am",
+    "my neighbour keeps shouting abuse at me on the stairs",
+    "someone dumped a mattress by the bins",
+    "kids kicking footballs at cars in the car park",
+    "people dealing drugs in the stairwell",
+    "lads on the corner shouted racist names at my wife",
+]
+ECHO_APP = '''
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+async def echo(request):
+    form = await request.form()
+    body = form.get("Body", "")
+    xml = f"<?xml version='1.0' encoding='UTF-8'?><Response><Message>{body}</Message></Response>"
+    return Response(xml, media_type="application/xml")
+
+app = Starlette(routes=[Route("/webhooks/twilio/messages", echo, methods=["POST"])])
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} never answered")
+
+
+class Intake:
+    """``intake serve`` in a subprocess on its own database."""
+
+    def __init__(self, database_url: str, folder: Path) -> None:
+        self.port, self.smtp_port = free_port(), free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+        env.update(
+            INTAKE_DATABASE__URL=database_url,
+            INTAKE_HTTP__PORT=str(self.port),
+            INTAKE_SERVICE__PUBLIC_BASE_URL=self.base,
+            INTAKE_SERVICE__DATA_DIR=str(folder / "var"),
+            INTAKE_SERVICE__LOG_LEVEL="WARNING",
+            INTAKE_CHANNELS__EMAIL__LISTEN_PORT=str(self.smtp_port),
+            INTAKE_CHANNELS__EMAIL__REPLIES_PER_SENDER_PER_HOUR="100000",
+        )
+        self.process = subprocess.Popen(  # noqa: S603
+            [INTAKE, "--config", str(REPO / "config.yaml"), "serve"], cwd=folder, env=env,
+            stdout=subprocess.DEVNULL, stderr=(folder / "serve.log").open("wb"),
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError((folder / "serve.log").read_text())
+            time.sleep(0.2)
+        raise RuntimeError("intake serve did not start")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=120)
+
+
+def signed_form(url: str, body: str, sid: str, sender: str) -> tuple[dict[str, str], str]:
+    form = {"MessageSid": sid, "AccountSid": SANDBOX_ACCOUNT_SID, "From": sender,
+            "To": "+447700900000", "Body": body, "NumMedia": "0"}
+    return form, RequestValidator(SANDBOX_AUTH_TOKEN).compute_signature(url, form)
+
+
+async def flood(base: str, count: int, concurrency: int, prefix: str) -> tuple[float, list[str]]:
+    """Send ``count`` signed first messages as fast as ``concurrency`` connections allow."""
+    url = base + MESSAGES_PATH
+    jobs = []
+    for n in range(count):
+        sid = f"SM{prefix}{n:08d}".ljust(34, "0")[:34]
+        form, signature = signed_form(url, REPORTS[n % len(REPORTS)], sid, f"+4477{n:08d}")
+        jobs.append((form, signature, sid))
+    queue: asyncio.Queue[tuple[dict[str, str], str, str]] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    answered: list[str] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                form, signature, sid = queue.get_nowait()
+                response = await client.post(url, data=form,
+                                             headers={"X-Twilio-Signature": signature})
+                if response.status_code < 300:
+                    answered.append(sid)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return count / elapsed, answered
+
+
+async def steady(base: str, rate: float, seconds: float, prefix: str) -> list[float]:
+    """Latencies (ms) of signed webhooks sent at a fixed rate."""
+    url = base + MESSAGES_PATH
+    latencies: list[float] = []
+    total = int(rate * seconds)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def one(n: int) -> None:
+            sid = f"SM{prefix}{n:08d}".ljust(34, "0")[:34]
+            form, signature = signed_form(url, REPORTS[n % len(REPORTS)], sid, f"+4478{n:08d}")
+            started = time.perf_counter()
+            response = await client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+            if response.status_code < 300:
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        tasks = []
+        begin = time.perf_counter()
+        for n in range(total):
+            delay = begin + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+async def replay(base: str, deliveries: int) -> int:
+    """The same MessageSid delivered ``deliveries`` times at once; returns 2xx answers."""
+    url = base + MESSAGES_PATH
+    sid = "SM" + uuid.uuid4().hex
+    form, signature = signed_form(url, "someone keeps kicking my door at night", sid,
+                                  "+447799999999")
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        responses = await asyncio.gather(*(
+            client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+            for _ in range(deliveries)))
+    return sum(1 for r in responses if r.status_code < 300)
+
+
+async def emails(port: int, count: int, concurrency: int) -> tuple[float, list[str]]:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(n)
+    accepted: list[str] = []
+
+    async def worker() -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            message = EmailMessage()
+            message["From"] = f"tenant{n}@example.org"
+            message["To"] = "report@asb.example.org"
+            message["Subject"] = "Report"
+            message_id = f"<bench-{uuid.uuid4().hex}@example.org>"
+            message["Message-ID"] = message_id
+            message.set_content(REPORTS[n % len(REPORTS)])
+            await aiosmtplib.send(message, hostname="127.0.0.1", port=port)
+            accepted.append(message_id)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return count / (time.perf_counter() - start), accepted
+
+
+async def stored_ids(database_url: str, channel: str) -> dict[str, int]:
+    storage = Storage.from_url(database_url)
+    try:
+        async with storage.session() as session:
+            rows = await session.execute(
+                select(InboundMessage.external_id, func.count()).where(
+                    InboundMessage.channel == channel).group_by(InboundMessage.external_id))
+            return {str(k): int(v) for k, v in rows.all()}
+    finally:
+        await storage.close()
+
+
+def measure_echo(count: int, concurrency: int) -> float:
+    folder = Path(tempfile.mkdtemp())
+    (folder / "echo_app.py").write_text(ECHO_APP)
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "uvicorn", "echo_app:app", "--port", str(port),
+         "--log-level", "warning"], cwd=folder, stdout=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", process)
+        rate, _ = asyncio.run(flood(f"http://127.0.0.1:{port}", count, concurrency, "echo"))
+        return rate
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def bench_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    intake = Intake(database_url, folder)
+    try:
+        rate, answered = asyncio.run(flood(intake.base, args.messages, args.concurrency, name))
+        latencies = asyncio.run(steady(intake.base, 200, args.seconds, name + "r"))
+        replayed = asyncio.run(replay(intake.base, args.replays))
+        mail_rate, mail_ids = asyncio.run(emails(intake.smtp_port, args.emails, 16))
+        stored = asyncio.run(stored_ids(database_url, "sms"))
+        stored_mail = asyncio.run(stored_ids(database_url, "email"))
+    finally:
+        intake.stop()
+    lost = sum(1 for sid in answered if sid not in stored)
+    lost += sum(1 for message_id in mail_ids if message_id not in stored_mail)
+    duplicates = sum(count - 1 for count in stored.values() if count > 1)
+    ordered = sorted(latencies)
+    return {
+        "webhooks_per_second": round(rate, 1),
+        "p50_ms_at_200": round(statistics.median(ordered), 2),
+        "p99_ms_at_200": round(ordered[int(len(ordered) * 0.99) - 1], 2),
+        "emails_per_second": round(mail_rate, 1),
+        "replayed_deliveries": args.replays,
+        "replayed_answered_2xx": replayed,
+        "duplicates": duplicates,
+        "lost": lost,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    args.messages = 600 if args.quick else 3000
+    args.seconds = 3 if args.quick else 10
+    args.replays = 1000
+    args.emails = 100 if args.quick else 500
+    args.concurrency = 32
+
+    echo = measure_echo(args.messages * 2, args.concurrency)
+    results: dict[str, Any] = {"echo_requests_per_second": round(echo, 1)}
+    with tempfile.TemporaryDirectory() as folder:
+        results["sqlite"] = bench_backend("sqlite", f"sqlite+aiosqlite:///{folder}/bench.db", args)
+    if not args.no_postgres:
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+
+        async def admin(sql: str) -> None:
+            connection = await asyncpg.connect(POSTGRES_ADMIN)
+            try:
+                await connection.execute(sql)
+            finally:
+                await connection.close()
+
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        try:
+            results["postgresql"] = bench_backend(
+                "postgres", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", args)
+        finally:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    backends = [results[k] for k in ("sqlite", "postgresql") if k in results]
+    results["throughput_ratio_vs_echo"] = round(
+        min(b["webhooks_per_second"] for b in backends) / echo, 3)
+    results["p99_ms_at_200"] = max(b["p99_ms_at_200"] for b in backends)
+    results["duplicates"] = sum(b["duplicates"] for b in backends)
+    results["lost"] = sum(b["lost"] for b in backends)
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "webhooks.json").write_text(json.dumps(results, indent=2))
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for key, value in results.items():
+            print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
