@@ -58,7 +58,7 @@ REPORTS = [
     "people dealing drugs in the stairwell",
     "lads on the corner shouted racist names at my wife",
 ]
-ECHO_APP = '''
+ECHO_APP = """
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
@@ -70,7 +70,7 @@ async def echo(request):
     return Response(xml, media_type="application/xml")
 
 app = Starlette(routes=[Route("/webhooks/twilio/messages", echo, methods=["POST"])])
-'''
+"""
 
 
 def free_port() -> int:
@@ -110,9 +110,12 @@ class Intake:
             INTAKE_CHANNELS__EMAIL__LISTEN_PORT=str(self.smtp_port),
             INTAKE_CHANNELS__EMAIL__REPLIES_PER_SENDER_PER_HOUR="100000",
         )
-        self.process = subprocess.Popen(  # noqa: S603
-            [INTAKE, "--config", str(REPO / "config.yaml"), "serve"], cwd=folder, env=env,
-            stdout=subprocess.DEVNULL, stderr=(folder / "serve.log").open("wb"),
+        self.process = subprocess.Popen(
+            [INTAKE, "--config", str(REPO / "config.yaml"), "serve"],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(folder / "serve.log").open("wb"),
         )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -132,8 +135,14 @@ class Intake:
 
 
 def signed_form(url: str, body: str, sid: str, sender: str) -> tuple[dict[str, str], str]:
-    form = {"MessageSid": sid, "AccountSid": SANDBOX_ACCOUNT_SID, "From": sender,
-            "To": "+447700900000", "Body": body, "NumMedia": "0"}
+    form = {
+        "MessageSid": sid,
+        "AccountSid": SANDBOX_ACCOUNT_SID,
+        "From": sender,
+        "To": "+447700900000",
+        "Body": body,
+        "NumMedia": "0",
+    }
     return form, RequestValidator(SANDBOX_AUTH_TOKEN).compute_signature(url, form)
 
 
@@ -155,8 +164,9 @@ async def flood(base: str, count: int, concurrency: int, prefix: str) -> tuple[f
         async def worker() -> None:
             while not queue.empty():
                 form, signature, sid = queue.get_nowait()
-                response = await client.post(url, data=form,
-                                             headers={"X-Twilio-Signature": signature})
+                response = await client.post(
+                    url, data=form, headers={"X-Twilio-Signature": signature}
+                )
                 if response.status_code < 300:
                     answered.append(sid)
 
@@ -197,13 +207,17 @@ async def replay(base: str, deliveries: int) -> int:
     """The same MessageSid delivered ``deliveries`` times at once; returns 2xx answers."""
     url = base + MESSAGES_PATH
     sid = "SM" + uuid.uuid4().hex
-    form, signature = signed_form(url, "someone keeps kicking my door at night", sid,
-                                  "+447799999999")
+    form, signature = signed_form(
+        url, "someone keeps kicking my door at night", sid, "+447799999999"
+    )
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
-        responses = await asyncio.gather(*(
-            client.post(url, data=form, headers={"X-Twilio-Signature": signature})
-            for _ in range(deliveries)))
+        responses = await asyncio.gather(
+            *(
+                client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+                for _ in range(deliveries)
+            )
+        )
     return sum(1 for r in responses if r.status_code < 300)
 
 
@@ -236,8 +250,10 @@ async def stored_ids(database_url: str, channel: str) -> dict[str, int]:
     try:
         async with storage.session() as session:
             rows = await session.execute(
-                select(InboundMessage.external_id, func.count()).where(
-                    InboundMessage.channel == channel).group_by(InboundMessage.external_id))
+                select(InboundMessage.external_id, func.count())
+                .where(InboundMessage.channel == channel)
+                .group_by(InboundMessage.external_id)
+            )
             return {str(k): int(v) for k, v in rows.all()}
     finally:
         await storage.close()
@@ -247,9 +263,20 @@ def measure_echo(count: int, concurrency: int) -> float:
     folder = Path(tempfile.mkdtemp())
     (folder / "echo_app.py").write_text(ECHO_APP)
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "uvicorn", "echo_app:app", "--port", str(port),
-         "--log-level", "warning"], cwd=folder, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "echo_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/", process)
         rate, _ = asyncio.run(flood(f"http://127.0.0.1:{port}", count, concurrency, "echo"))
@@ -316,12 +343,14 @@ def main() -> None:
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
         try:
             results["postgresql"] = bench_backend(
-                "postgres", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", args)
+                "postgres", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", args
+            )
         finally:
             asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     backends = [results[k] for k in ("sqlite", "postgresql") if k in results]
     results["throughput_ratio_vs_echo"] = round(
-        min(b["webhooks_per_second"] for b in backends) / echo, 3)
+        min(b["webhooks_per_second"] for b in backends) / echo, 3
+    )
     results["p99_ms_at_200"] = max(b["p99_ms_at_200"] for b in backends)
     results["duplicates"] = sum(b["duplicates"] for b in backends)
     results["lost"] = sum(b["lost"] for b in backends)
