@@ -41,16 +41,20 @@ class CategoryModel:
 
     bias: Mapping[str, float]
     weights: Mapping[str, Mapping[str, float]]
+    pair_starts: frozenset[str] = frozenset()
+    """Words that begin a word-pair feature: only after these is a pair looked up."""
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> CategoryModel:
         """A model from the mapping ``category_model.json`` holds."""
+        weights = {
+            str(f): {str(c): float(w) for c, w in row.items()}
+            for f, row in data.get("weights", {}).items()
+        }
         return cls(
             bias={str(c): float(b) for c, b in data.get("bias", {}).items()},
-            weights={
-                str(f): {str(c): float(w) for c, w in row.items()}
-                for f, row in data.get("weights", {}).items()
-            },
+            weights=weights,
+            pair_starts=frozenset(f.split(" ", 1)[0] for f in weights if " " in f),
         )
 
     @staticmethod
@@ -77,10 +81,18 @@ class CategoryModel:
             return {}
         logits = {c: self.bias.get(c, 0.0) for c in candidates}
         weights = self.weights
-        for feature in features(words):
-            row = weights.get(feature)
-            if row is None:
-                continue
+        pair_starts = self.pair_starts
+        last = len(words) - 1
+        rows = []
+        for index, word in enumerate(words):
+            row = weights.get(word)
+            if row is not None:
+                rows.append(row)
+            if word in pair_starts and index < last:
+                row = weights.get(f"{word} {words[index + 1]}")
+                if row is not None:
+                    rows.append(row)
+        for row in rows:
             for category in candidates:
                 weight = row.get(category)
                 if weight is not None:

@@ -349,8 +349,12 @@ def classify(text: str, channel: str | None = None) -> Classification:
             scored.append((category, score, hits))
 
     everyday, everyday_hits, _ = _not_asb(extra)
-    outside = [(category, _outside(hits, everyday_hits)) for category, _, hits in scored]
-    best_other = max((_score(hits) for _, hits in outside), default=0)
+    if everyday_hits:
+        outside = [(category, _outside(hits, everyday_hits)) for category, _, hits in scored]
+        best_other = max((_score(hits) for _, hits in outside), default=0)
+    else:
+        outside = [(category, hits) for category, _, hits in scored]
+        best_other = max((score for _, score, _ in scored), default=0)
     blocked = [
         hit
         for category, hits in outside

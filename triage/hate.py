@@ -104,15 +104,13 @@ class HateVocabulary:
 
     @property
     def tables(self) -> tuple[PhraseTable, ...]:
-        """Every table, in the order :func:`judge_hate` expects their hits."""
+        """The tables read with every report, in the order :func:`judge_hate` expects.
+
+        The hostility and identity-mask tables are read only for a report that names a
+        victim (see :func:`judge_hate`), which most reports do not.
+        """
         victim_tables = [table for tables in self.victims.values() for table in tables]
-        return (
-            *self.strands,
-            self.masks.table,
-            *victim_tables,
-            self.identity_masks.table,
-            self.hostility,
-        )
+        return (*self.strands, self.masks.table, *victim_tables)
 
 
 def _strand(name: object) -> str:
@@ -176,6 +174,12 @@ def _own_group() -> PhraseGroup:
     return PhraseGroup(hate_vocabulary().tables)
 
 
+@lru_cache(maxsize=1)
+def _composition_group() -> PhraseGroup:
+    vocabulary = hate_vocabulary()
+    return PhraseGroup([vocabulary.identity_masks.table, vocabulary.hostility])
+
+
 class _Sentences:
     """Which sentence of a normalised report an offset falls in."""
 
@@ -231,22 +235,19 @@ def judge_hate(report: NormalisedText, hits: Sequence[list[Hit]]) -> HateFinding
     strands_end = len(vocabulary.strands)
     masked = hits[strands_end]
     direct = Masks.keep((hit for table_hits in hits[:strands_end] for hit in table_hits), masked)
-    at = strands_end + 1
-    victims: dict[str, list[list[Hit]]] = {}
-    identity_masked = hits[-2]
-    any_victim = False
-    for kind, tables in vocabulary.victims.items():
-        victims[kind] = [
-            Masks.keep(Masks.keep(table_hits, masked), identity_masked) if table_hits else []
-            for table_hits in hits[at : at + len(tables)]
-        ]
-        any_victim = any_victim or any(victims[kind])
-        at += len(tables)
-    composed = (
-        _composed(vocabulary, victims, Masks.keep(hits[-1], masked), report.text)
-        if any_victim and hits[-1]
-        else []
-    )
+    composed: list[Hit] = []
+    if any(hits[strands_end + 1 :]):
+        identity_masked, hostility = _composition_group().find(report.text)
+        at = strands_end + 1
+        victims: dict[str, list[list[Hit]]] = {}
+        for kind, tables in vocabulary.victims.items():
+            victims[kind] = [
+                Masks.keep(Masks.keep(table_hits, masked), identity_masked) if table_hits else []
+                for table_hits in hits[at : at + len(tables)]
+            ]
+            at += len(tables)
+        if hostility:
+            composed = _composed(vocabulary, victims, Masks.keep(hostility, masked), report.text)
     found = direct + composed
     if not found:
         return HateFinding(hate=False, strands=(), hits=(), reasons=())

@@ -201,7 +201,8 @@ def normalise(text: str) -> NormalisedText:
         The normalised text with a map back to the reporter's words.
     """
     shorthand = _shorthand()
-    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
     text = _strip_quoted_history(text, shorthand).translate(_CHARACTER_FOLDS).lower()
     raw = _TOKEN_RE.findall(text)
     plain = [t.replace("'", "") for t in raw]
