@@ -48,6 +48,22 @@ DANGER_IN_OTHER_WORDS = [
     "man passed out in the lift, can't wake him",
     'help my neighbour is attacking me',
     "my son's been beaten up outside and he's bleeding badly",
+    # present danger in other grammar: progressive, "just", holds, people lying hurt
+    "theres a lad waving a machete about on the green",
+    "some1 just got glassed outside the pub, claret everywhere",
+    "hes got hold of her by the hair and is dragging her down the path",
+    "my mum is lying at the bottom of the stairs and won't answer me",
+    "he's overdosed, his lips are going blue",
+    "someone's taken something in the lift and is foaming at the mouth",
+    "a man just forced his way into my flat and he's in my kitchen",
+    "someone is trying the handle on my back door, I live alone",
+    "he locked the door and took the key, I can't get out",
+    "strong gas smell on the stairs and he says he's going to light it",
+    "my neighbour's house is filling up with smoke",
+    "the guy on the balcony is shouting he'll jump",
+    "dog has a little boy pinned down on the grass and the owner can't get it off",
+    "they're throwing bricks at my window now, the kids are screaming",
+    "I can hear things smashing next door and her screaming help",
 ]
 
 NOT_EMERGENCIES = [
@@ -76,6 +92,16 @@ NOT_EMERGENCIES = [
     "smoke from their bbq comes in my windows every weekend",
     "can you help me with a noise problem please",
     "the drugs den next door had a police raid yesterday",
+    # fears of what may happen, figures of speech, pleas that are not about danger
+    "I'm scared he might come back with a knife one day",
+    "I am worried they will start a fire in the empty flat",
+    "the lift is broken and I'm stuck in my flat because of my legs",
+    "This is the fourth time I've emailed about the bins, please send someone this week",
+    "she is refusing to go to school now because of the bullying",
+    "just got back and someone has smashed my kitchen window",
+    "someone kicked in the door entry panel again, the front door won't lock now",
+    "the son plays shooting games with the sound up until 2am",
+    "we are being pushed out of our home by the neighbours",
 ]
 
 

@@ -77,6 +77,31 @@ HATE_IN_OTHER_WORDS = [
     "someone scratched the word 'PAKI' into my car",
     'we have had eggs thrown at our house since we put up a pride flag',
     'they mock my son because he has down syndrome',
+    # who the victim is, said anywhere, with hostility aimed at them
+    "we're Jewish and someone keeps ripping the mezuzah off our door frame",
+    "my husband is Ghanaian. the man upstairs spits on our car every morning",
+    "I am a trans man and my neighbour keeps calling me by my old name in front of people",
+    "she's non-binary and the lads outside the shop shout 'it' at her",
+    "im a lesbian and the woman next door told me people like me are disgusting",
+    "my brother has learning difficulties and his so called mates take his bank card every payday",
+    "my daughter has cerebral palsy and kids copy the way she walks and film it",
+    "I'm partially sighted and they hide my bins so I walk into them, then laugh",
+    "my autistic son was called feral and told he should be locked away",
+    "my deaf neighbour gets kids banging on her window, they know she can't hear them coming",
+    # the reporter's perception
+    "I feel it's because I wear a turban, nobody else gets their car scratched",
+    "they only target our house, I think it's because we are Roma",
+    "i believe they're doing it because my partner is a woman too",
+    # symbols, exclusion and othering without a slur
+    "someone spray painted SS runes and 88 on the bus shelter",
+    "a noose was hung on the tree outside the only black family's house",
+    "she keeps asking when we're going back home even though my children were born here",
+    "they threw eggs at the Polish family's windows shouting go home",
+    "leaflets through every door saying the new mosque will bring trouble, we are muslim",
+    "the man at 9 plays nazi songs out of his window when my husband gets home, he's Jewish",
+    "woman downstairs says all Romanians are thieves and should be sent back",
+    "a dead pig was left outside the gurdwara",
+    "they do a silly accent and say 'salaam' and laugh when my dad walks past",
 ]
 
 NOT_HATE_CASES = [
@@ -96,6 +121,18 @@ NOT_HATE_CASES = [
     "thick black smoke from their bonfire",
     "I am reporting this on behalf of my autistic son, the kids kick a ball at our window",
     "he keeps calling me a paedo and spitting at me",
+    # a group named as the one complained of, not the victim
+    "my neighbour, who is Nigerian, has threatened to punch me over the fence",
+    "the polish man next door shouts at me every night when I park",
+    "my neighbour is a trans woman and she leaves her bins on the path",
+    # the reporter's identity with ASB that is not about it
+    "I'm Muslim and the man upstairs plays loud music after midnight",
+    "I am disabled and the youths keep kicking a ball against my fence",
+    "we are a muslim family and someone stole our bikes from the shed",
+    "I have bipolar and the constant drilling next door is affecting my mental health",
+    "the family upstairs have a disabled son who makes noises sometimes, it's not his fault",
+    "I think my neighbour's flat has been cuckooed, he is quite vulnerable",
+    "the car parked across my drive is black and has no tax",
 ]
 
 

@@ -50,6 +50,12 @@ PRIORITY_CASES = [
     ("someone has put a note through my door saying watch your back", P1),
     ("he stood at my window staring in for ages, its really freaking me out", P1),
     ("the lady next door is controlled by her son, he takes her pension", P1),
+    # persistent ASB against a vulnerable person; frequency or vulnerability alone does not
+    ("my dad is 89 and terminally ill and the flat above has music till 4am most nights", P1),
+    ("music till 4am most nights from the flat above", P2),
+    ("the dog at 12 chased my son down the road snapping at his legs", P1),
+    ("drum and bass till 4 every weekend, the walls are shaking", P2),
+    ("my neighbour's son plays shooting games with the sound up until 2am", P2),
 ]
 
 
