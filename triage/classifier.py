@@ -372,11 +372,11 @@ def classify(text: str, channel: str | None = None) -> Classification:
         and not (_HARM_SEVERITY & set(severity))
     )
 
-    leaning = (
-        _category_model().probabilities(report.words, (c.value for c, _, _ in scored))
-        if len(scored) > 1
-        else {}
-    )
+    # The model adds at most model_weight points, so it can only reorder categories within
+    # that many points of the best; the rest are left out of its arithmetic.
+    best = max((score for _, score, _ in scored), default=0)
+    close = [c.value for c, score, _ in scored if best - score < vocabulary.model_weight]
+    leaning = _category_model().probabilities(report.words, close) if len(close) > 1 else {}
     scored.sort(
         key=lambda item: (
             -(item[1] + vocabulary.model_weight * leaning.get(item[0].value, 0.0)),

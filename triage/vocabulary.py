@@ -190,6 +190,22 @@ def second_words(pattern: str) -> dict[str, frozenset[str] | None]:
     return {w: frozenset(listed) if listed is not None else None for w, listed in seconds.items()}
 
 
+def _ends_with_space(item: tuple[Any, Any]) -> bool:
+    """Whether every way of matching a parsed item ends with a space (a word boundary)."""
+    op, av = item
+    if op is sre_parse.LITERAL:
+        return bool(av == ord(" "))
+    if op is sre_parse.SUBPATTERN:
+        body = list(av[-1])
+        return bool(body) and _ends_with_space(body[-1])
+    if op is sre_parse.BRANCH:
+        return all(branch and _ends_with_space(list(branch)[-1]) for branch in av[1])
+    if op in _REPEATS:
+        body = list(av[2])
+        return bool(body) and _ends_with_space(body[-1])
+    return False
+
+
 def required_words(pattern: str) -> tuple[frozenset[str], ...]:
     """Sets of words, one word of each of which must stand in a text for the phrase to match.
 
@@ -202,8 +218,8 @@ def required_words(pattern: str) -> tuple[frozenset[str], ...]:
     """
     items = list(sre_parse.parse(pattern))
     sets: list[frozenset[str]] = []
-    for index, (op, av) in enumerate(items[:-1]):
-        if op is not sre_parse.LITERAL or av != ord(" "):
+    for index, item in enumerate(items[:-1]):
+        if not _ends_with_space(item):
             continue
         found: set[tuple[str, bool]] = set()
         try:
