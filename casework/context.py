@@ -121,6 +121,7 @@ class JobContext:
     _cases: dict[int, Case] = field(default_factory=dict)
     """Strong references: the session's identity map holds objects weakly, so a preloaded
     case would otherwise be collected and fetched again, one query per action."""
+    _incident_counts: dict[datetime, dict[int, int]] = field(default_factory=dict)
 
     @property
     def policy(self) -> Policy:
@@ -146,6 +147,14 @@ class JobContext:
             if found is not None:
                 self._cases[case_id] = found
         return found
+
+    async def incidents_since(self, case_id: int, since: datetime) -> int:
+        """A case's incidents since ``since``: counted for every case of the run at once."""
+        counts = self._incident_counts.get(since)
+        if counts is None or case_id not in self._cases:
+            counts = await self.uow.cases.incident_counts({*self._cases, case_id}, since)
+            self._incident_counts[since] = counts
+        return counts.get(case_id, 0)
 
     async def preload(self, case_ids: Iterable[int | None]) -> None:
         """Load a batch's cases and the team in two queries."""

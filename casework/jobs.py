@@ -503,7 +503,7 @@ async def review_if_qualifies(ctx: JobContext, case: Case) -> bool:
     if case.case_review_flag or case.status != "open":
         return False
     rule = ctx.policy.case_review
-    count = await ctx.uow.cases.incidents_since(case.id, ctx.calendar.before(ctx.now, rule.within))
+    count = await ctx.incidents_since(case.id, ctx.calendar.before(ctx.now, rule.within))
     if count >= rule.incidents:
         why = ctx.texts.text("review.why.repeat", count=count, window=str(rule.within))
     elif rule.high_risk_qualifies and case.risk_level == "high":

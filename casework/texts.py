@@ -50,7 +50,7 @@ class Texts:
         except KeyError:
             raise KeyError(f"casework catalog {self.language!r} has no text {key!r}") from None
         try:
-            return string.Formatter().vformat(template, (), params)
+            return template.format_map(params)
         except KeyError as exc:
             raise KeyError(f"casework text {key!r} needs {exc.args[0]!r}") from None
 

@@ -159,6 +159,19 @@ class CaseRepository:
         result = await self.session.execute(select(Case).where(Case.id.in_(wanted)))
         return {case.id: case for case in result.scalars()}
 
+    async def incident_counts(self, case_ids: Iterable[int], since: datetime) -> dict[int, int]:
+        """Incidents per case since ``since``, for many cases in one query (cases with none
+        are left out)."""
+        wanted = sorted(set(case_ids))
+        if not wanted:
+            return {}
+        result = await self.session.execute(
+            select(Incident.case_id, func.count(Incident.id))
+            .where(Incident.case_id.in_(wanted), Incident.reported_at >= since)
+            .group_by(Incident.case_id)
+        )
+        return {int(case_id): int(count) for case_id, count in result.all()}
+
     async def last_incident_at(self, case_id: int) -> datetime | None:
         """When the latest incident on a case was reported (closure counts from it)."""
         result = await self.session.execute(
