@@ -87,7 +87,10 @@ _MIN_PREFIX = 2
 _TOKEN_CACHE_SIZE = 50_000
 _COMMON_WORDS = frozenset(
     "the a an my i on is has in at have he they his it im to her she for of and our their we "
-    "you was be me are been".split()
+    "you was be me are been from not with so but all just this that there what when who up out "
+    "about as by if no or one get got can do dont will would him them us your its were had "
+    "said says did very really now again every next door neighbour neighbours which then over "
+    "some any been being go going come came know like time day night back off into".split()
 )
 
 
