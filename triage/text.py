@@ -17,7 +17,8 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import add
 
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
@@ -220,7 +221,8 @@ def normalise(text: str) -> NormalisedText:
     ]
     words = [word for parts in expanded for word in parts]
     written = [raw[index] for index, parts in enumerate(expanded) for _ in parts]
-    starts = [0, *accumulate(len(word) + 1 for word in words)][: len(words)]
+    starts = list(accumulate(map(add, map(len, words), repeat(1)), initial=0))
+    starts.pop()
     return NormalisedText(
         text=" ".join(words), words=tuple(words), written=tuple(written), starts=tuple(starts)
     )

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 import yaml
@@ -348,6 +349,7 @@ class _Phrase:
 
 _Entry = tuple[Callable[[str, int], "re.Match[str] | None"], frozenset[str] | None, _Phrase]
 _Candidates = tuple[tuple[_Entry, ...], dict[str, tuple[_Entry, ...]]]
+_NO_CANDIDATES: _Candidates = ((), {})
 
 
 class PhraseTable:
@@ -432,6 +434,9 @@ class PhraseGroup:
             found.extend(self._prefix.get(token[:length], ()))
         if len(self._by_token) >= _TOKEN_CACHE_SIZE:
             self._by_token.clear()
+        if not found:
+            self._by_token[token] = _NO_CANDIDATES
+            return _NO_CANDIDATES
         anywhere: list[_Entry] = []
         by_second: dict[str, list[_Entry]] = {}
         for phrase in dict.fromkeys(found):
@@ -454,12 +459,15 @@ class PhraseGroup:
         by_token = self._by_token
         candidates = self._candidates
         record = self._record
-        position = 0
+        ends = list(accumulate(map(len, tokens)))
         last = len(tokens) - 1
         for index, token in enumerate(tokens):
             cached = by_token.get(token)
             if cached is None:
                 cached = candidates(token)
+            if cached is _NO_CANDIDATES:
+                continue
+            position = ends[index] - len(token) + index
             anywhere, by_second = cached
             if by_second:
                 following = tokens[index + 1] if index < last else ""
@@ -473,7 +481,6 @@ class PhraseGroup:
                 match = match_at(padded, position)
                 if match:
                     record(found, phrase, text, position, match.end() - 1)
-            position += len(token) + 1
         for phrase in self._anywhere:
             for match in phrase.pattern.finditer(padded):
                 record(found, phrase, text, match.start(), match.end() - 1)
