@@ -8,7 +8,7 @@ Usage::
 The rules in ``triage/data/*.yaml`` decide hate, emergency and not-ASB, and score the
 categories; where two categories are close, this model says which the words lean towards
 (``triage/category_model.py``). It is multinomial logistic regression over the normalised
-words and word pairs of a report (the same normalisation the rules read), trained here in
+words of a report (the same normalisation the rules read), trained here in
 pure Python with AdaGrad and an L2 penalty, and shipped as ``triage/data/category_model.json``
 so that nothing is downloaded or trained at run time.
 
@@ -71,7 +71,7 @@ def train(
 ) -> dict[str, Any]:
     """Fit the model and return it in the shape ``category_model.json`` holds."""
     examples = [
-        (sorted(set(features(normalise(r["text"]).words))), label)
+        (sorted(features(normalise(r["text"]).words)), label)
         for r in reports
         if (label := target(r)) is not None
     ]

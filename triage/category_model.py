@@ -2,7 +2,7 @@
 
 The rules score every category whose words they find; when two are close ("bins" and
 "threatened" in one report) the wording as a whole is a better guide than either phrase. This
-model, multinomial logistic regression over the normalised words and word pairs, is trained
+model, multinomial logistic regression over the normalised words of a report, is trained
 by ``bench/train_category_model.py`` on the labelled reports and shipped as
 ``data/category_model.json``. Inference is pure Python: only the categories the rules already
 found are scored, so it never invents a category, and it never decides hate, emergency or
@@ -17,21 +17,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import pairwise
 from typing import Any
 
 _SENTENCE_END = "."
 _MODEL_FILE = "category_model.json"
 
 
-def features(words: Sequence[str]) -> list[str]:
-    """The model's features: each word, and each pair of words within a sentence."""
-    found = [word for word in words if word != _SENTENCE_END]
-    found.extend(
-        f"{first} {second}"
-        for first, second in pairwise(words)
-        if first != _SENTENCE_END and second != _SENTENCE_END
-    )
+def features(words: Sequence[str]) -> set[str]:
+    """The model's features: the distinct words of a report.
+
+    Word pairs were tried as well and did no better on reports the model had not seen.
+    """
+    found = set(words)
+    found.discard(_SENTENCE_END)
     return found
 
 
@@ -41,8 +39,6 @@ class CategoryModel:
 
     bias: Mapping[str, float]
     weights: Mapping[str, Mapping[str, float]]
-    pair_starts: frozenset[str] = frozenset()
-    """Words that begin a word-pair feature: only after these is a pair looked up."""
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> CategoryModel:
@@ -54,7 +50,6 @@ class CategoryModel:
         return cls(
             bias={str(c): float(b) for c, b in data.get("bias", {}).items()},
             weights=weights,
-            pair_starts=frozenset(f.split(" ", 1)[0] for f in weights if " " in f),
         )
 
     @staticmethod
@@ -81,18 +76,8 @@ class CategoryModel:
             return {}
         logits = {c: self.bias.get(c, 0.0) for c in candidates}
         weights = self.weights
-        pair_starts = self.pair_starts
-        last = len(words) - 1
-        rows = []
-        for index, word in enumerate(words):
-            row = weights.get(word)
-            if row is not None:
-                rows.append(row)
-            if word in pair_starts and index < last:
-                row = weights.get(f"{word} {words[index + 1]}")
-                if row is not None:
-                    rows.append(row)
-        for row in rows:
+        for word in weights.keys() & set(words):
+            row = weights[word]
             for category in candidates:
                 weight = row.get(category)
                 if weight is not None:
