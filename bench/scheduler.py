@@ -546,8 +546,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--actions", type=int, default=100_000)
-    parser.add_argument("--live", type=int, default=20_000)
-    parser.add_argument("--window", type=float, default=20.0)
+    parser.add_argument("--live", type=int, default=10_000)
+    parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     parser.add_argument(

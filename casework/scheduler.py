@@ -50,6 +50,9 @@ single writer is never held for long."""
 MAX_ATTEMPTS = 5
 """Failed runs before an action is marked failed and flagged to a person."""
 
+HELD_ELSEWHERE_RETRY = timedelta(milliseconds=250)
+"""How soon to look again at due actions another process has claimed but not yet finished."""
+
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
 
@@ -244,8 +247,8 @@ class Duty:
 
 def duties_due(context: CaseworkContext, now: datetime) -> list[Duty]:
     """The periodic duties whose time has come today (on a working day, after
-    ``policy.alerts.digest_at``): today's officer digest (while the office is open), this
-    period's manager review (R-17) and last month's figures (R-16).
+    ``policy.alerts.digest_at``): today's officer digest and this period's manager review
+    (R-17), until the office closes, and last month's figures (R-16).
 
     Their dedupe keys name the day or period, so the cron jobs, a restart's catch-up and a
     second process can all ask and each duty still happens once.
@@ -256,12 +259,13 @@ def duties_due(context: CaseworkContext, now: datetime) -> list[Duty]:
     if not calendar.is_working_day(today) or local.time() < policy.alerts.digest_at:
         return []
     duties: list[Duty] = []
-    if local.time() < policy.business_hours.closes:
+    office_day = local.time() < policy.business_hours.closes
+    if office_day:
         duties.append(
             Duty("officer_digest", f"officer_digest:{today}", {"date": today.isoformat()})
         )
     period = review_period_start(context, today)
-    if today >= _first_working_day(context, period):
+    if office_day and today >= _first_working_day(context, period):
         duties.append(
             Duty("review_digest", f"review_digest:{period}", {"period": period.isoformat()})
         )
@@ -425,12 +429,23 @@ class CaseworkScheduler:
 
     async def run_pending(self) -> RunReport:
         """Run everything due now, then arm the wake-up for the next due action."""
+        report = RunReport()
         async with self._lock:
-            report = await drain(
-                self.storage, self.context, self.clock, self.worker, batch=self.batch
-            )
+            while True:
+                ran = await drain(
+                    self.storage, self.context, self.clock, self.worker, batch=self.batch
+                )
+                report.add(ran)
+                upcoming = await self._next_due()
+                if upcoming is None or upcoming > self.clock():
+                    break
+                if not ran.ran and not ran.failed:
+                    # Due, yet nothing could be claimed: another process holds those rows in
+                    # its batch. Look again shortly rather than spin on the database.
+                    upcoming = self.clock() + HELD_ELSEWHERE_RETRY
+                    break
             self.report.add(report)
-            await self._arm()
+            self._arm(upcoming)
         if report.ran or report.failed:
             log.info(
                 "casework: %d done (%s), %d deferred, %d failed, %d messages queued",
@@ -442,9 +457,11 @@ class CaseworkScheduler:
             )
         return report
 
-    async def _arm(self) -> None:
+    async def _next_due(self) -> datetime | None:
         async with self.storage.session() as session:
-            upcoming = await ActionRepository(session).next_due_at(kinds=OWNED_KINDS)
+            return await ActionRepository(session).next_due_at(kinds=OWNED_KINDS)
+
+    def _arm(self, upcoming: datetime | None) -> None:
         self.next_wake = upcoming
         if upcoming is None:
             with contextlib.suppress(Exception):
