@@ -347,8 +347,17 @@ class _Phrase:
     """When set, the phrase is only tried in a text holding one of these words."""
 
 
-_Entry = tuple[Callable[[str, int], "re.Match[str] | None"], frozenset[str] | None, _Phrase]
-_Candidates = tuple[tuple[_Entry, ...], dict[str, tuple[_Entry, ...]]]
+_Entry = tuple[Callable[[str, int], "re.Match[str] | None"], _Phrase]
+_Group = tuple[frozenset[str] | None, tuple[_Entry, ...]]
+_Candidates = tuple[tuple[_Group, ...], dict[str, tuple[_Group, ...]]]
+
+
+def _grouped(phrases: Iterable[_Phrase]) -> tuple[_Group, ...]:
+    """Phrases gathered by the words they need, so one check passes over all of a group."""
+    groups: dict[frozenset[str] | None, list[_Entry]] = {}
+    for phrase in phrases:
+        groups.setdefault(phrase.required, []).append((phrase.pattern.match, phrase))
+    return tuple((required, tuple(entries)) for required, entries in groups.items())
 _NO_CANDIDATES: _Candidates = ((), {})
 
 
@@ -421,8 +430,8 @@ class PhraseGroup:
         """The phrases that can start at a word (memoised: words repeat across reports).
 
         Returned as the phrases to try whatever follows, and the phrases to try only before a
-        given second word; each as a flat tuple ``(match, required, phrase)`` for a fast
-        inner loop.
+        given second word; each gathered by the words they need (see :func:`_grouped`), as
+        flat tuples for a fast inner loop.
         """
         cached = self._by_token.get(token)
         if cached is not None:
@@ -437,16 +446,15 @@ class PhraseGroup:
         if not found:
             self._by_token[token] = _NO_CANDIDATES
             return _NO_CANDIDATES
-        anywhere: list[_Entry] = []
-        by_second: dict[str, list[_Entry]] = {}
+        anywhere: list[_Phrase] = []
+        by_second: dict[str, list[_Phrase]] = {}
         for phrase in dict.fromkeys(found):
-            entry = (phrase.pattern.match, phrase.required, phrase)
             if phrase.second is None:
-                anywhere.append(entry)
+                anywhere.append(phrase)
             else:
                 for word in phrase.second:
-                    by_second.setdefault(word, []).append(entry)
-        result = (tuple(anywhere), {word: tuple(e) for word, e in by_second.items()})
+                    by_second.setdefault(word, []).append(phrase)
+        result = (_grouped(anywhere), {word: _grouped(p) for word, p in by_second.items()})
         self._by_token[token] = result
         return result
 
@@ -472,15 +480,16 @@ class PhraseGroup:
             if by_second:
                 following = tokens[index + 1] if index < last else ""
                 seconds = by_second.get(following, ())
-                entries = anywhere + seconds if seconds else anywhere
+                groups = anywhere + seconds if seconds else anywhere
             else:
-                entries = anywhere
-            for match_at, required, phrase in entries:
+                groups = anywhere
+            for required, entries in groups:
                 if required is not None and required.isdisjoint(present):
                     continue
-                match = match_at(padded, position)
-                if match:
-                    record(found, phrase, text, position, match.end() - 1)
+                for match_at, phrase in entries:
+                    match = match_at(padded, position)
+                    if match:
+                        record(found, phrase, text, position, match.end() - 1)
         for phrase in self._anywhere:
             for match in phrase.pattern.finditer(padded):
                 record(found, phrase, text, match.start(), match.end() - 1)
