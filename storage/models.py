@@ -4,7 +4,8 @@ Names follow the domain: a ``Person`` is reached on one or more ``ChannelIdentit
 ``Case`` has ``Incident``s, ``Evidence``, ``RiskAssessment``s, ``ConsentRecord``s and at most one
 active ``Advocacy``; every message in is an ``InboundMessage`` (raw, unique per channel and
 external id) and every message out an ``OutboxMessage``; every follow-up is a
-``ScheduledAction`` row; every view of a sensitive case and every change is an ``AuditEvent``.
+``ScheduledAction`` row; every view of a sensitive case and every change is an ``AuditEvent``;
+every satisfaction survey sent after closure, and its answer, is a ``SurveyResponse``.
 
 Times are stored in UTC and always come back time-zone aware, on SQLite as on PostgreSQL.
 """
