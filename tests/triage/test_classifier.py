@@ -86,6 +86,9 @@ NOT_ASB_CASES = [
     "fire alarm went off because of burnt toast at number 4, all fine",
     "the Jehovah's Witnesses knock on doors on Saturday mornings",
     "I work nights and the school playground next door is noisy at lunchtime",
+    "the church next door has services on Sunday with singing all morning",
+    "my neighbour, who is autistic, has meltdowns some evenings, I'm not complaining",
+    "couple next door had a row last night, first time I've heard them, all quiet now",
 ]
 
 REAL_ASB_WITH_EVERYDAY_WORDS = [

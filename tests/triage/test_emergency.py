@@ -64,6 +64,11 @@ DANGER_IN_OTHER_WORDS = [
     "dog has a little boy pinned down on the grass and the owner can't get it off",
     "they're throwing bricks at my window now, the kids are screaming",
     "I can hear things smashing next door and her screaming help",
+    "his partner has her by the throat in the car park",
+    "someone has set fire to the door of the flat opposite",
+    "I can see smoke coming from their kitchen window and nobody is answering",
+    "my door has been forced and someone is still inside, I can hear them upstairs",
+    "a pitbull is loose in the playground going for the kids",
 ]
 
 NOT_EMERGENCIES = [
@@ -102,6 +107,8 @@ NOT_EMERGENCIES = [
     "someone kicked in the door entry panel again, the front door won't lock now",
     "the son plays shooting games with the sound up until 2am",
     "we are being pushed out of our home by the neighbours",
+    "he texted me saying he's going to smash my face in next time he sees me",
+    "the dog at 12 is always going for people when it gets out",
 ]
 
 

@@ -102,6 +102,9 @@ HATE_IN_OTHER_WORDS = [
     "woman downstairs says all Romanians are thieves and should be sent back",
     "a dead pig was left outside the gurdwara",
     "they do a silly accent and say 'salaam' and laugh when my dad walks past",
+    "someone wrote 'gay boy' on my son's bedroom window",
+    "he bangs on the ceiling and shouts 'allah' in a stupid voice when we pray",
+    "I'm deaf and someone keeps unscrewing my doorbell light then hammering on the door",
 ]
 
 NOT_HATE_CASES = [
