@@ -105,6 +105,9 @@ HATE_IN_OTHER_WORDS = [
     "someone wrote 'gay boy' on my son's bedroom window",
     "he bangs on the ceiling and shouts 'allah' in a stupid voice when we pray",
     "I'm deaf and someone keeps unscrewing my doorbell light then hammering on the door",
+    "she keeps telling my autistic son he's a waste of space",
+    "I'm black and someone keeps leaving banana skins on my doorstep",
+    "since I came out as gay my neighbour won't let me use the communal garden",
 ]
 
 NOT_HATE_CASES = [
