@@ -89,6 +89,8 @@ NOT_ASB_CASES = [
     "the church next door has services on Sunday with singing all morning",
     "my neighbour, who is autistic, has meltdowns some evenings, I'm not complaining",
     "couple next door had a row last night, first time I've heard them, all quiet now",
+    "my neighbour is building a shed this weekend, some hammering during the day",
+    "upstairs have friends round most Saturdays, chatting and laughing till about 10",
 ]
 
 REAL_ASB_WITH_EVERYDAY_WORDS = [

@@ -109,6 +109,7 @@ NOT_EMERGENCIES = [
     "we are being pushed out of our home by the neighbours",
     "he texted me saying he's going to smash my face in next time he sees me",
     "the dog at 12 is always going for people when it gets out",
+    "the man at 6 has a sword collection on his wall which makes me nervous",
 ]
 
 

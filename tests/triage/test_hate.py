@@ -108,6 +108,13 @@ HATE_IN_OTHER_WORDS = [
     "she keeps telling my autistic son he's a waste of space",
     "I'm black and someone keeps leaving banana skins on my doorstep",
     "since I came out as gay my neighbour won't let me use the communal garden",
+    "they put up a sign facing our house saying keep this street white",
+    "the neighbours keep calling the police on my son, he's the only Asian lad on the road",
+    "he does a limp and laughs when my mum goes past with her stick",
+    "'poles = thieves' written on the bus stop",
+    "her dad doesn't like our type, we're mixed race, so my son can't come to the party",
+    "he keeps asking 'what are you supposed to be' when I walk past, I'm non-binary",
+    "kids left a dead rat in my hijab-wearing sister's bike basket and ran off laughing",
 ]
 
 NOT_HATE_CASES = [
