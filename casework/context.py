@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from casework.links import ActionLinks
 from casework.texts import Texts
-from storage.models import AuditEvent, Case, ChannelIdentity, Officer
+from storage.models import AuditEvent, Case, ChannelIdentity, Officer, ScheduledAction
 from storage.repositories import PeopleRepository
 from storage.uow import UnitOfWork
 from triage.calendar import WorkingCalendar
@@ -122,6 +122,8 @@ class JobContext:
     """Strong references: the session's identity map holds objects weakly, so a preloaded
     case would otherwise be collected and fetched again, one query per action."""
     _incident_counts: dict[datetime, dict[int, int]] = field(default_factory=dict)
+    rescheduled: set[int] = field(default_factory=set)
+    """Actions a job put back to wait (they stay pending; the rest are marked done)."""
 
     @property
     def policy(self) -> Policy:
@@ -297,6 +299,12 @@ class JobContext:
                 group=key,
                 options=options if last and route.channel in ("telegram", "web") else (),
             )
+
+    def reschedule(self, action: ScheduledAction, due_at: datetime, why: str) -> None:
+        """Put the action being run back to wait until ``due_at`` instead of finishing it."""
+        action.status, action.due_at, action.last_error = "pending", due_at, why
+        action.claimed_by, action.attempts = None, 0
+        self.rescheduled.add(action.id)
 
     def schedule(
         self,

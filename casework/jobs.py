@@ -71,15 +71,6 @@ def _moment(payload: dict[str, Any], name: str) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def reschedule(action: ScheduledAction, due_at: datetime, why: str) -> None:
-    """Put a claimed action back to wait until ``due_at`` (the runner leaves it pending)."""
-    action.status = "pending"
-    action.due_at = due_at
-    action.claimed_by = None
-    action.attempts = 0
-    action.last_error = why
-
-
 def headline(ctx: JobContext, reason: object) -> str:
     """The alert's first words, from the reason intake gave for it."""
     key = _HEADLINES.get(str(reason or "").strip().lower(), "alert.headline.other")
@@ -287,7 +278,7 @@ async def first_contact_deadline(ctx: JobContext, action: ScheduledAction) -> No
     if case.first_contact_at is not None and case.first_contact_at <= deadline:
         return
     if deadline > ctx.now:
-        reschedule(action, deadline, "the deadline moved later")
+        ctx.reschedule(action, deadline, "the deadline moved later")
         return
     words = {
         **_case_words(ctx, case),
@@ -463,7 +454,7 @@ async def update_reminder(ctx: JobContext, action: ScheduledAction) -> None:
         return
     every = cadence(ctx, case)
     if case.last_update_at is not None and case.last_update_at + every > ctx.now:
-        reschedule(action, case.last_update_at + every, "updated since it was scheduled")
+        ctx.reschedule(action, case.last_update_at + every, "updated since it was scheduled")
         return
     words = {
         **_case_words(ctx, case),
@@ -563,7 +554,7 @@ async def closure_check(ctx: JobContext, action: ScheduledAction) -> None:
     last = await ctx.uow.cases.last_incident_at(case.id) or case.received_at
     quiet_until = ctx.calendar.deadline(max(last, case.received_at), rules.no_new_reports_after)
     if quiet_until > ctx.now:
-        reschedule(action, quiet_until, "new reports since it was scheduled")
+        ctx.reschedule(action, quiet_until, "new reports since it was scheduled")
         return
     reach = await ctx.reporter(case, methods=rules.contact_methods_before_closing)
     words = {**_case_words(ctx, case), "days": _days(rules.no_new_reports_after)}

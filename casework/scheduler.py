@@ -33,7 +33,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from casework.context import CaseworkContext, JobContext
-from casework.jobs import HANDLERS, WAITS_FOR_OFFICE, reschedule
+from casework.jobs import HANDLERS, WAITS_FOR_OFFICE
 from storage.models import ScheduledAction
 from storage.repositories import ActionRepository
 from storage.uow import Storage
@@ -87,20 +87,18 @@ class RunReport:
 
 
 async def run_action(ctx: JobContext, action: ScheduledAction) -> str:
-    """Run one claimed action's job. Returns ``done``, ``deferred`` or ``rescheduled``."""
+    """Run one taken action's job. Returns ``done`` (the caller marks it so), ``deferred``
+    (out of office hours) or ``rescheduled`` (the job put it back to wait)."""
     case = await ctx.case(action.case_id)
     if action.kind in WAITS_FOR_OFFICE and ctx.waits_for_office(case):
-        reschedule(
+        ctx.reschedule(
             action,
             ctx.calendar.next_opening(ctx.now),
             "out of office hours: waits for the next working morning",
         )
         return "deferred"
     await HANDLERS[action.kind](ctx, action)
-    if action.status != "running":
-        return "rescheduled"
-    action.status, action.completed_at, action.last_error = "done", ctx.now, None
-    return "done"
+    return "rescheduled" if action.id in ctx.rescheduled else "done"
 
 
 async def run_due(
@@ -133,23 +131,25 @@ async def run_due(
     batch = RunReport()
     try:
         async with storage.unit_of_work() as uow:
-            actions = await uow.actions.claim_due(now, worker, limit, kinds=kinds)
+            actions = await uow.actions.take(now, worker, limit, kinds=kinds)
             claimed = [a.id for a in actions]
             if not actions:
                 return 0
             ctx = JobContext(uow, handlers_context, now, worker)
             await ctx.preload(a.case_id for a in actions)
+            done: list[int] = []
             # One flush at the end, not one before each query a job makes: the rows a batch
             # changes go in a few bulk statements instead of a few hundred round trips.
             with uow.session.no_autoflush:
                 for action in actions:
-                    outcome = await run_action(ctx, action)
-                    if outcome == "done":
+                    if await run_action(ctx, action) == "done":
                         batch.done[action.kind] += 1
+                        done.append(action.id)
                     else:
                         batch.deferred += 1
             batch.messages = ctx.queued_messages
             await ctx.flush()
+            await uow.actions.finish_taken(done, now, worker)
         report.add(batch)
         return len(claimed)
     except Exception:
@@ -174,7 +174,7 @@ async def _run_alone(
     now = clock()
     try:
         async with storage.unit_of_work() as uow:
-            found = await uow.actions.claim([action_id], now, worker)
+            found = await uow.actions.take(now, worker, 1, ids=[action_id])
             if not found:
                 return  # another worker ran it meanwhile
             action = found[0]
@@ -182,6 +182,8 @@ async def _run_alone(
             outcome = await run_action(ctx, action)
             messages = ctx.queued_messages
             await ctx.flush()
+            if outcome == "done":
+                await uow.actions.finish_taken([action_id], now, worker)
         if outcome == "done":
             report.done[action.kind] += 1
         else:

@@ -257,9 +257,7 @@ class InboundRepository:
         )
         return Recorded(found.scalar_one(), first_delivery=inserted is not None)
 
-    async def count_from(
-        self, senders: Collection[tuple[str, str]], since: datetime
-    ) -> int:
+    async def count_from(self, senders: Collection[tuple[str, str]], since: datetime) -> int:
         """How many messages arrived from any of ``(channel, sender)`` since ``since`` (a
         reporter who answered a closure check is not silent)."""
         if not senders:
@@ -438,6 +436,66 @@ class ActionRepository:
             due=due,
             order=ScheduledAction.due_at,
             claimed={"status": "running", "claimed_by": worker, "claimed_at": now},
+        )
+
+    async def take(
+        self,
+        now: datetime,
+        worker: str,
+        limit: int = 100,
+        *,
+        kinds: Collection[str] | None = None,
+        ids: Collection[int] | None = None,
+    ) -> Sequence[ScheduledAction]:
+        """Take due actions for the rest of this transaction, to run and finish in it.
+
+        PostgreSQL locks them (``FOR UPDATE SKIP LOCKED``) and writes nothing: other workers
+        skip them until this transaction ends. SQLite marks them ``running``: the write makes
+        this transaction the database's only writer, across processes. Either way, call
+        ``finish_taken`` for those that are done before committing; if the transaction rolls
+        back they are simply pending again. Half the writes of ``claim_due`` then ``finish``.
+
+        Args:
+            kinds: only these kinds (None: every kind).
+            ids: only these actions (None: any due action).
+        """
+        due = and_(ScheduledAction.status == "pending", ScheduledAction.due_at <= now)
+        if kinds is not None:
+            due = and_(due, ScheduledAction.kind.in_(sorted(kinds)))
+        if ids is not None:
+            due = and_(due, ScheduledAction.id.in_(sorted(ids)))
+        if not _is_postgres(self.session):
+            return await _claim(
+                self.session,
+                ScheduledAction,
+                now,
+                worker,
+                limit,
+                due=due,
+                order=ScheduledAction.due_at,
+                claimed={"status": "running", "claimed_by": worker, "claimed_at": now},
+            )
+        result = await self.session.execute(
+            select(ScheduledAction)
+            .where(due)
+            .order_by(ScheduledAction.due_at, ScheduledAction.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return result.scalars().all()
+
+    async def finish_taken(self, action_ids: Collection[int], now: datetime, worker: str) -> None:
+        """Mark actions taken with ``take`` done, in one statement."""
+        if not action_ids:
+            return
+        values: dict[str, Any] = {"status": "done", "completed_at": now, "last_error": None}
+        if _is_postgres(self.session):  # take wrote nothing: record the claim now
+            values.update(claimed_by=worker, claimed_at=now, attempts=ScheduledAction.attempts + 1)
+        await self.session.execute(
+            update(ScheduledAction)
+            .where(ScheduledAction.id.in_(sorted(action_ids)))
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
 
     async def claim(
