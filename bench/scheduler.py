@@ -289,14 +289,16 @@ async def backlog(
     try:
         await reset(storage)
         await add_actions(storage, case_ids, lambda i: now() - timedelta(hours=12), n, "backlog")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = await drain(storage, context, now, "bench-backlog")
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         duplicates, missed = duplicates_and_missed(recorder.runs, n)
         return {
             "actions": n,
             "seconds": round(elapsed, 2),
             "per_second": round(n / elapsed, 1),
+            "client_cpu_ms_per_action": round(cpu * 1000 / n, 3),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "failed": report.failed,
             "messages_queued": report.messages,
             "duplicates": duplicates,
@@ -357,6 +359,7 @@ async def processes(url: str, case_ids: list[int], n: int, count: int) -> dict[s
         "seconds": round(elapsed, 2),
         "per_second": round(n / elapsed, 1),
         "by_process": [sum(r["runs"].values()) for r in results],
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "failed": sum(r["failed"] for r in results),
         "duplicates": duplicates,
         "missed": missed,
@@ -431,6 +434,7 @@ async def live(
             "lateness_p99_s": round(percentile(lateness, 0.99), 4),
             "lateness_max_s": round(lateness[-1], 4) if lateness else None,
             "early": sum(1 for value in lateness if value < 0),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "duplicates": duplicates,
             "missed": missed,
             "still_pending": int(still_pending or 0),
@@ -508,7 +512,12 @@ def summarise(backends: dict[str, dict[str, Any]], args: argparse.Namespace) -> 
         and missed == 0
     )
     summary["backends"] = backends
-    summary["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    summary["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "note": "shared machine: other work running at the same time lowers per_second; "
+        "load_average_1m is recorded with each phase",
+    }
     summary["measured_at"] = now().isoformat(timespec="seconds")
     return summary
 
@@ -520,7 +529,9 @@ def print_human(summary: dict[str, Any]) -> None:
         print(
             f"  backlog   {back['actions']:,} actions in {back['seconds']} s = "
             f"{back['per_second']:,.0f}/s, duplicates {back['duplicates']}, missed "
-            f"{back['missed']}, failed {back['failed']}, peak RSS {back['peak_rss_mb']} MB"
+            f"{back['missed']}, failed {back['failed']}, peak RSS {back['peak_rss_mb']} MB, "
+            f"client CPU {back['client_cpu_ms_per_action']} ms/action, "
+            f"load {back['load_average_1m']}"
         )
         print(
             f"  {procs['processes']} procs   {procs['actions']:,} actions in {procs['seconds']} s "
@@ -532,7 +543,7 @@ def print_human(summary: dict[str, Any]) -> None:
             f"  live      {lv['pending_actions']:,} pending, {lv['live_actions']:,} due at "
             f"{lv['due_per_second']:,.0f}/s: lateness p50 {lv['lateness_p50_s']} s, p99 "
             f"{lv['lateness_p99_s']} s, max {lv['lateness_max_s']} s; duplicates "
-            f"{lv['duplicates']}, missed {lv['missed']}"
+            f"{lv['duplicates']}, missed {lv['missed']}, load {lv['load_average_1m']}"
         )
     print(
         f"worst: {summary['per_second']:,.0f} actions/s, lateness p99 "
