@@ -69,21 +69,59 @@ def expand(phrase: str, macros: Mapping[str, str]) -> str:
     return phrase
 
 
+_PLAIN = re.compile(r"[a-z0-9 ]+")
+
+
+def _trie(words: Iterable[str]) -> str:
+    """Plain words as one regular expression shaped like a trie: "b(?:lack(?:s)?|rown)".
+
+    Python's ``re`` tries the branches of an alternation one by one; a macro of three
+    hundred group names tried at every candidate word is the slowest thing a phrase does.
+    Sharing prefixes lets a mismatch fail at the first letter that differs.
+    """
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any]) -> str:
+        ends = "" in node
+        branches = [re.escape(char) + pattern(child) for char, child in node.items() if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if ends:
+            return "(?:" + body + ")?"
+        return body
+
+    return pattern(root)
+
+
+def _alternation(value: Any) -> str:
+    """A macro's body: a list becomes an alternation, its plain words folded into a trie."""
+    if not isinstance(value, list):
+        return str(value)
+    items = [str(v) for v in value]
+    plain = [item for item in items if _PLAIN.fullmatch(item)]
+    others = [item for item in items if not _PLAIN.fullmatch(item)]
+    return "|".join(([_trie(plain)] if plain else []) + others)
+
+
 def expand_macros(raw: Mapping[str, Any] | None) -> dict[str, str]:
     """Expand a file's ``macros:`` section; a list becomes an alternation.
 
     A macro may name any other macro of the file, defined before or after it.
     """
-    bodies = {
-        str(name): "|".join(str(v) for v in value) if isinstance(value, list) else str(value)
-        for name, value in (raw or {}).items()
-    }
+    bodies = {str(name): _alternation(value) for name, value in (raw or {}).items()}
     return {name: expand(body, bodies) for name, body in bodies.items()}
 
 
 _ZERO_WIDTH = frozenset({sre_parse.ASSERT, sre_parse.ASSERT_NOT, sre_parse.AT})
 _REPEATS = frozenset({sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT})
 _MAX_FIRST_WORDS = 20000
+_MAX_SECOND_WORDS = 1500
 _MIN_PREFIX = 2
 _TOKEN_CACHE_SIZE = 50_000
 _COMMON_WORDS = frozenset(
@@ -93,6 +131,12 @@ _COMMON_WORDS = frozenset(
     "said says did very really now again every next door neighbour neighbours which then over "
     "some any been being go going come came know like time day night back off into".split()
 )
+
+
+@lru_cache(maxsize=8192)
+def _parsed(pattern: str) -> tuple[Any, ...]:
+    """A phrase parsed once for all the analyses below (parsing is most of the load time)."""
+    return tuple(sre_parse.parse(pattern))
 
 
 class _TooBroad(Exception):
@@ -113,14 +157,18 @@ def _charset(items: list[Any]) -> set[str] | None:
 
 
 def _first_words(
-    items: list[Any], word: str, found: set[tuple[str, bool]], words: int = 1
+    items: list[Any],
+    word: str,
+    found: set[tuple[str, bool]],
+    words: int = 1,
+    limit: int = _MAX_FIRST_WORDS,
 ) -> None:
     """Add to ``found`` every first word a parsed phrase can start with.
 
     Each entry is ``(word, exact)``: exact words must equal a token of the text, inexact
     ones must begin one ("harass" for ``harass\\w*``).
     """
-    if len(found) > _MAX_FIRST_WORDS:
+    if len(found) > limit:
         raise _TooBroad
     for index, (op, av) in enumerate(items):
         rest = items[index + 1 :]
@@ -141,18 +189,18 @@ def _first_words(
             if chars is None:
                 break
             for char in chars:
-                _first_words([(sre_parse.LITERAL, ord(char)), *rest], word, found, words)
+                _first_words([(sre_parse.LITERAL, ord(char)), *rest], word, found, words, limit)
             return
         if op is sre_parse.SUBPATTERN:
-            _first_words([*av[-1], *rest], word, found, words)
+            _first_words([*av[-1], *rest], word, found, words, limit)
             return
         if op is sre_parse.BRANCH:
             for branch in av[1]:
-                _first_words([*branch, *rest], word, found, words)
+                _first_words([*branch, *rest], word, found, words, limit)
             return
         if op in _REPEATS and av[0] == 0 and av[1] == 1:
-            _first_words([*av[2], *rest], word, found, words)
-            _first_words(list(rest), word, found, words)
+            _first_words([*av[2], *rest], word, found, words, limit)
+            _first_words(list(rest), word, found, words, limit)
             return
         if op in _REPEATS and av[2] and tuple(av[2][0]) == (sre_parse.LITERAL, ord(" ")):
             if not word or word.endswith(" "):  # a "~" gap ends the word just read
@@ -170,7 +218,9 @@ def _first_words(
     found.add((word, False))
 
 
-def second_words(pattern: str) -> dict[str, frozenset[str] | None]:
+def second_words(
+    pattern: str, limit: int = _MAX_FIRST_WORDS
+) -> dict[str, frozenset[str] | None]:
     """Per first word of a phrase, the exact words that can follow it (None: any word).
 
     Used for phrases that start with a common word ("the", "my"): after such a word they are
@@ -179,7 +229,7 @@ def second_words(pattern: str) -> dict[str, frozenset[str] | None]:
     """
     found: set[tuple[str, bool]] = set()
     try:
-        _first_words(sre_parse.parse(pattern), "", found, words=2)
+        _first_words(list(_parsed(pattern)), "", found, words=2, limit=limit)
     except _TooBroad:
         return {}
     seconds: dict[str, set[str] | None] = {}
@@ -220,7 +270,7 @@ def required_words(pattern: str) -> tuple[frozenset[str], ...]:
     listed). Checking them against a report's words skips most hopeless tries. The rarest
     sets (fewest common words, then fewest words) come first; at most three are kept.
     """
-    items = list(sre_parse.parse(pattern))
+    items = list(_parsed(pattern))
     sets: list[frozenset[str]] = []
     for index, item in enumerate(items[:-1]):
         if not _ends_with_space(item):
@@ -246,7 +296,7 @@ def first_words(pattern: str) -> set[tuple[str, bool]] | None:
     """
     found: set[tuple[str, bool]] = set()
     try:
-        _first_words(sre_parse.parse(pattern), "", found)
+        _first_words(list(_parsed(pattern)), "", found)
     except _TooBroad:
         return None
     return found
@@ -386,7 +436,7 @@ class PhraseTable:
         for phrase, weight, tag in phrases:
             pattern = expand(phrase, macros)
             try:
-                re.compile(pattern)
+                _parsed(pattern)
             except re.error as exc:
                 raise ValueError(f"bad phrase in table {label!r}: {phrase!r}: {exc}") from exc
             self.phrases.append((pattern, weight, tag))
@@ -412,15 +462,22 @@ class PhraseGroup:
             for pattern, weight, tag in table.phrases:
                 words = first_words(pattern)
                 common = words is not None and any(w in _COMMON_WORDS for w, _ in words)
-                seconds = second_words(pattern) if common else {}
-                compiled = re.compile(" (?:" + pattern + ")(?= )")
+                seconds = (
+                    second_words(pattern, _MAX_FIRST_WORDS if common else _MAX_SECOND_WORDS)
+                    if words is not None
+                    else {}
+                )
+                try:
+                    compiled = re.compile(" (?:" + pattern + ")(?= )")
+                except re.error as exc:
+                    raise ValueError(f"bad phrase in table {table.label!r}: {exc}") from exc
                 required = next(iter(required_words(pattern)), None)
                 phrase = _Phrase(number, compiled, weight, tag, None, required)
                 if words is None:
                     self._anywhere.append(phrase)
                     continue
                 for word, exact in words:
-                    second = seconds.get(word) if exact and word in _COMMON_WORDS else None
+                    second = seconds.get(word) if exact else None
                     indexed = phrase if second is None else replace(phrase, second=second)
                     (self._exact if exact else self._prefix).setdefault(word, []).append(indexed)
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
