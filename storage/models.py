@@ -5,7 +5,8 @@ Names follow the domain: a ``Person`` is reached on one or more ``ChannelIdentit
 active ``Advocacy``; every message in is an ``InboundMessage`` (raw, unique per channel and
 external id) and every message out an ``OutboxMessage``; every follow-up is a
 ``ScheduledAction`` row; every view of a sensitive case and every change is an ``AuditEvent``;
-every satisfaction survey sent after closure, and its answer, is a ``SurveyResponse``.
+every satisfaction survey sent after closure, and its answer, is a ``SurveyResponse``; every
+signed-in browser of the officer console is a ``ConsoleSession``.
 
 Times are stored in UTC and always come back time-zone aware, on SQLite as on PostgreSQL.
 """
@@ -28,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -130,6 +132,14 @@ class Officer(Base):
     areas: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    """An argon2 hash: the officer can sign in to the console (``intake users add``)."""
+    console_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Made with ``intake users add`` and not in the config's team (an administrator, say)."""
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Wrong passwords in a row; reset by a good one."""
+    locked_until: Mapped[datetime | None]
+    """Sign-in refused until then, after too many wrong passwords."""
+    last_login_at: Mapped[datetime | None]
 
 
 class ReferenceCounter(Base):
@@ -176,6 +186,8 @@ class Case(Base):
     update_every_days: Mapped[int | None] = mapped_column(Integer)
 
     area_code: Mapped[str | None] = mapped_column(String(64))
+    block: Mapped[str | None] = mapped_column(String(100))
+    """The block or estate named in the location, from the area's ``blocks`` (hot spots)."""
     location: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(Text)
 
@@ -193,6 +205,10 @@ class Case(Base):
     """When the caretaking team reported the graffiti removed (R-11)."""
     closed_at: Mapped[datetime | None]
     closure_reason: Mapped[str | None] = mapped_column(String(40))
+    action_plan: Mapped[str | None] = mapped_column(Text)
+    """The actions agreed with the reporter, in the officer's words (R-09)."""
+    action_plan_agreed_at: Mapped[datetime | None]
+    action_plan_agreed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
 
@@ -414,6 +430,7 @@ class SurveyResponse(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "question"),
         Index("ix_survey_responses_identity_asked", "identity_id", "asked_at"),
+        Index("ix_survey_responses_answered", "answered_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -430,3 +447,21 @@ class SurveyResponse(Base):
     dissatisfied."""
     answer_text: Mapped[str | None] = mapped_column(Text)
     """The reply as written, kept for the officer (comments often come with the number)."""
+
+
+class ConsoleSession(Base):
+    """A signed-in browser of the officer console. The cookie holds a random token; only its
+    SHA-256 is stored, so a copy of the table signs nobody in. Signing out ends it at once."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 (hex) of the cookie's token."""
+    officer_id: Mapped[str] = mapped_column(
+        ForeignKey("officers.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=_now)
+    expires_at: Mapped[datetime]
+    """The latest it can last, however busy (an idle session ends sooner)."""
+    ended_at: Mapped[datetime | None]
