@@ -91,6 +91,8 @@ NOT_ASB_CASES = [
     "couple next door had a row last night, first time I've heard them, all quiet now",
     "my neighbour is building a shed this weekend, some hammering during the day",
     "upstairs have friends round most Saturdays, chatting and laughing till about 10",
+    "next door's cat flap bangs when the cat comes in at night",
+    "the smell of incense from downstairs, doesn't bother me much, just wondered",
 ]
 
 REAL_ASB_WITH_EVERYDAY_WORDS = [

@@ -69,6 +69,8 @@ DANGER_IN_OTHER_WORDS = [
     "I can see smoke coming from their kitchen window and nobody is answering",
     "my door has been forced and someone is still inside, I can hear them upstairs",
     "a pitbull is loose in the playground going for the kids",
+    "the old man downstairs has fallen and can't get up, I can hear him shouting",
+    "my neighbour's toddler has drunk bleach, the ambulance isn't here yet",
 ]
 
 NOT_EMERGENCIES = [

@@ -115,6 +115,9 @@ HATE_IN_OTHER_WORDS = [
     "her dad doesn't like our type, we're mixed race, so my son can't come to the party",
     "he keeps asking 'what are you supposed to be' when I walk past, I'm non-binary",
     "kids left a dead rat in my hijab-wearing sister's bike basket and ran off laughing",
+    "we're a same-sex couple and someone pushed a bible verse about sin through our letterbox",
+    "lads keep following my son calling him dumbo cos of his hearing aids",
+    "he told my trans daughter to stop pretending and that she'll never be normal",
 ]
 
 NOT_HATE_CASES = [
