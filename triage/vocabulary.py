@@ -66,7 +66,15 @@ def expand(phrase: str, macros: Mapping[str, str]) -> str:
         phrase = _MACRO_RE.sub(lambda m: "(?:" + macros[m.group(1)] + ")", phrase)
     for gap, pattern in _GAPS:
         phrase = phrase.replace(gap, pattern)
-    return phrase
+    return _PLAIN_GROUP.sub(_fold_group, phrase)
+
+
+_PLAIN_GROUP = re.compile(r"(?<!\\)\((?:\?:)?([a-z0-9 ]+(?:\|[a-z0-9 ]+){3,})\)")
+
+
+def _fold_group(match: re.Match[str]) -> str:
+    """A group of four or more plain words, "(a|b|c|d)", rewritten as a trie."""
+    return "(?:" + _trie(match.group(1).split("|")) + ")"
 
 
 _PLAIN = re.compile(r"[a-z0-9 ]+")
