@@ -57,11 +57,11 @@ def postgres_admin_url() -> str:
     return POSTGRES_ADMIN_URL
 
 
-async def _create_database(admin_url: str) -> str:
+async def _admin(admin_url: str, sql: str) -> None:
+    """Run one statement on the administration database (CREATE or DROP DATABASE)."""
     import asyncpg
 
     url = make_url(admin_url)
-    name = f"intake_test_{uuid.uuid4().hex[:12]}"
     connection = await asyncpg.connect(
         host=url.host,
         port=url.port or 5432,
@@ -70,28 +70,20 @@ async def _create_database(admin_url: str) -> str:
         password=url.password,
     )
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(sql)
     finally:
         await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def _create_database(admin_url: str) -> str:
+    name = f"intake_test_{uuid.uuid4().hex[:12]}"
+    await _admin(admin_url, f'CREATE DATABASE "{name}"')
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 async def _drop_database(admin_url: str, database_url: str) -> None:
-    import asyncpg
-
-    url = make_url(admin_url)
     name = make_url(database_url).database
-    connection = await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        database=url.database,
-        password=url.password,
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
