@@ -57,7 +57,7 @@ async def accounts(team_storage: Storage) -> Storage:
 
 @pytest.fixture
 def console_app(accounts: Storage, console_view: ConsoleSettings, clock: Clock) -> FastAPI:
-    app = FastAPI()
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(
         console_router(
             storage=accounts, settings_view=console_view, clock=clock, secret_key=SECRET,
