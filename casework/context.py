@@ -122,6 +122,9 @@ class JobContext:
     """Strong references: the session's identity map holds objects weakly, so a preloaded
     case would otherwise be collected and fetched again, one query per action."""
     _incident_counts: dict[datetime, dict[int, int]] = field(default_factory=dict)
+    _office_open: bool | None = None
+    case_words: dict[int, dict[str, str]] = field(default_factory=dict)
+    """Each case's words for messages, worked out once per run."""
     rescheduled: set[int] = field(default_factory=set)
     """Actions a job put back to wait (they stay pending; the rest are marked done)."""
 
@@ -191,8 +194,10 @@ class JobContext:
     # --- when and to whom ---------------------------------------------------------------------
 
     def office_open(self) -> bool:
-        """True while the office is open."""
-        return self.calendar.is_open(self.now)
+        """True while the office is open (the run's time is fixed: worked out once)."""
+        if self._office_open is None:
+            self._office_open = self.calendar.is_open(self.now)
+        return self._office_open
 
     def urgent(self, case: Case | None) -> bool:
         """A P1 case: goes to the on-call officer at once out of hours (policy permitting)."""

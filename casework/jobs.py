@@ -78,15 +78,18 @@ def headline(ctx: JobContext, reason: object) -> str:
 
 
 def _case_words(ctx: JobContext, case: Case) -> dict[str, str]:
-    return {
-        "reference": case.reference,
-        "priority": case.priority,
-        "category": category_words(case.category),
-        "area": f", {case.area_code}" if case.area_code else "",
-        "received": when(ctx.calendar, case.received_at),
-        "deadline": when(ctx.calendar, case.deadline_at),
-        "landlord": ctx.casework.landlord,
-    }
+    words = ctx.case_words.get(case.id)
+    if words is None:
+        words = ctx.case_words[case.id] = {
+            "reference": case.reference,
+            "priority": case.priority,
+            "category": category_words(case.category),
+            "area": f", {case.area_code}" if case.area_code else "",
+            "received": when(ctx.calendar, case.received_at),
+            "deadline": when(ctx.calendar, case.deadline_at),
+            "landlord": ctx.casework.landlord,
+        }
+    return words
 
 
 def _is_open(case: Case | None) -> bool:
