@@ -335,6 +335,7 @@ class InboundMessage(Base):
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         Index("ix_inbound_messages_status", "status"),
+        Index("ix_inbound_messages_sender", "channel", "sender", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -356,7 +357,10 @@ class OutboxMessage(Base):
     """A message waiting to go, or gone. Delivered at least once; the key makes it once."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_messages_identity_created", "identity_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)

@@ -49,6 +49,7 @@ from casework.console.views import (
     queue_page,
     readable,
     reporter_identity,
+    staff_messages,
     update_every,
 )
 from casework.context import JobContext
@@ -82,7 +83,7 @@ CONTENT_SECURITY_POLICY: Final = (
 SECURITY_HEADERS: Final[dict[str, str]] = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
@@ -422,6 +423,8 @@ class Console:
                 found
             )
             events = await audit_trail(session, found.id)
+            staff_only = await staff_messages(session, found.id,
+                                              self.settings.casework.team.caretaking_email)
             graffiti = (
                 await session.execute(
                     select(ScheduledAction.payload)
@@ -444,6 +447,7 @@ class Console:
             {**line, "text": readable(line["text"]) if line["from"] == "reporter" else line["text"],
              "when": _when_iso(calendar, line["at"])}
             for line in detail["transcript"]
+            if not (line["from"] == "bot" and line["text"] in staff_only)
         ]
         history = [e for e in events if e.action in HISTORY_ACTIONS]
         unreachable = (

@@ -22,7 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from casework.console.auth import Principal
 from casework.plan import CaseFacts, update_interval
-from storage.models import AuditEvent, Case, ChannelIdentity, Officer, ScheduledAction
+from storage.models import (
+    AuditEvent,
+    Case,
+    ChannelIdentity,
+    Officer,
+    OutboxMessage,
+    ScheduledAction,
+)
 from triage.policy import Policy
 from triage.taxonomy import CATEGORY_LABELS, Category, Priority
 
@@ -351,6 +358,22 @@ async def audit_trail(session: AsyncSession, case_id: int) -> list[AuditEvent]:
         select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
     )
     return list(result.scalars())
+
+
+async def staff_messages(
+    session: AsyncSession, case_id: int, caretaking_email: str | None
+) -> set[str]:
+    """What was sent about this case to staff (alerts, digests, caretaking jobs), to keep out
+    of the reporter's transcript: ``intake.casefile`` lists every outbox row of the case, and
+    officer alerts carry one-click action links signed for that officer."""
+    to_staff = OutboxMessage.officer_id.is_not(None)
+    if caretaking_email:
+        to_staff = or_(to_staff, and_(OutboxMessage.identity_id.is_(None),
+                                      OutboxMessage.recipient == caretaking_email))
+    result = await session.execute(
+        select(OutboxMessage.body).where(OutboxMessage.case_id == case_id, to_staff)
+    )
+    return set(result.scalars())
 
 
 def readable(text: str) -> str:

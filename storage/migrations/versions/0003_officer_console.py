@@ -5,7 +5,8 @@ Revises: 0002
 Create Date: 2026-11-28
 
 Accounts and sessions for the console (``console_sessions``; lockout columns on ``officers``),
-the agreed action plan and the block on ``cases``, and the indexes the monthly report needs.
+the agreed action plan and the block on ``cases``, and the indexes the monthly report and the
+case page's transcript need.
 Plain ``ALTER TABLE ... ADD/DROP COLUMN`` on both databases, as in 0002 (no batch copy of
 ``cases``).
 """
@@ -66,9 +67,24 @@ def upgrade() -> None:
     op.create_index(
         "ix_survey_responses_answered", "survey_responses", ["answered_at"], unique=False
     )
+    # A case's transcript is found by the reporter's channel and address (intake.casefile).
+    op.create_index(
+        "ix_inbound_messages_sender",
+        "inbound_messages",
+        ["channel", "sender", "received_at"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_outbox_messages_identity_created",
+        "outbox_messages",
+        ["identity_id", "created_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_messages_identity_created", table_name="outbox_messages")
+    op.drop_index("ix_inbound_messages_sender", table_name="inbound_messages")
     op.drop_index("ix_survey_responses_answered", table_name="survey_responses")
     op.drop_index(op.f("ix_console_sessions_officer_id"), table_name="console_sessions")
     op.drop_table("console_sessions")
