@@ -232,6 +232,8 @@ def _outside(hits: list[Hit], spans: list[Hit]) -> list[Hit]:
 
 
 def _quote(report: NormalisedText, hits: list[Hit], limit: int = 4) -> str:
+    if len(hits) == 1:
+        return f"'{report.quote(hits[0].start, hits[0].end)}'"
     taken: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
         if not any(other.start <= hit.start and hit.end <= other.end for other in taken):

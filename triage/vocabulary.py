@@ -542,13 +542,19 @@ class PhraseGroup:
                 continue
             position = ends[index] - len(token) + index
             anywhere, by_second = cached
-            if by_second:
-                following = tokens[index + 1] if index < last else ""
-                seconds = by_second.get(following, ())
-                groups = anywhere + seconds if seconds else anywhere
-            else:
-                groups = anywhere
-            for required, entries in groups:
+            for required, entries in anywhere:
+                if required is not None and required.isdisjoint(present):
+                    continue
+                for match_at, phrase in entries:
+                    match = match_at(padded, position)
+                    if match:
+                        record(found, phrase, text, position, match.end() - 1)
+            if not by_second:
+                continue
+            seconds = by_second.get(tokens[index + 1] if index < last else "")
+            if seconds is None:
+                continue
+            for required, entries in seconds:
                 if required is not None and required.isdisjoint(present):
                     continue
                 for match_at, phrase in entries:
