@@ -316,5 +316,14 @@ async def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[
         await storage.close()
 
 
+def _register_casework_commands() -> None:
+    from casework.cli import jobs
+
+    main.add_command(jobs)
+
+
+_register_casework_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -17,14 +17,18 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, Counter
 
+from casework.context import CaseworkContext, context_from_settings
+from casework.officer_replies import find_officer, handle_officer_reply
+from casework.scheduler import CaseworkScheduler
 from channels.base import ChannelAdapter, DeliveryHandler, InboundHandler
 from channels.email_sandbox import SandboxMailbox
 from intake.app import create_app
 from intake.bootstrap import build_storage, migrate, sync_team
 from intake.messages import Handled, InboundMessage
 from intake.outbox import OutboxDispatcher
-from intake.service import IntakeService
+from intake.service import IntakeService, OfficerDesk
 from intake.settings import Settings
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +139,25 @@ def build_adapters(
     return adapters
 
 
+def build_officer_desk(context: CaseworkContext) -> OfficerDesk:
+    """Messages from officers' known addresses act on cases (ACK, CONTACTED, SNOOZE, DONE)."""
+
+    async def officer_desk(uow: UnitOfWork, message: InboundMessage) -> str | None:
+        officer = await find_officer(uow, message.channel.value, message.sender)
+        if officer is None:
+            return None
+        return await handle_officer_reply(
+            uow,
+            officer,
+            message.text,
+            message.received_at,
+            casework=context,
+            reference=message.in_reply_to_reference,
+        )
+
+    return officer_desk
+
+
 def web_secret(settings: Settings) -> str:
     """The configured secret key, or a per-installation one kept in the data folder (blocking:
     call it in a thread)."""
@@ -171,7 +194,11 @@ async def serve(
     inbound = Counter(
         "intake_inbound_messages", "Messages received", ["channel", "first"], registry=registry
     )
-    service = IntakeService(storage, settings, clock=now)
+    secret = await asyncio.to_thread(web_secret, settings)
+    casework_context = context_from_settings(settings, secret=secret)
+
+    officer_desk = build_officer_desk(casework_context)
+    service = IntakeService(storage, settings, clock=now, officer_desk=officer_desk)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     dispatcher = OutboxDispatcher(storage, {}, now, worker)
 
@@ -179,9 +206,9 @@ async def serve(
         handled = await service.handle(message, inline=inline)
         inbound.labels(message.channel.value, str(handled.first_delivery).lower()).inc()
         dispatcher.wake.set()
+        casework.wake()  # an alert may be due now
         return handled
 
-    secret = await asyncio.to_thread(web_secret, settings)
     bind_host = host or settings.http.host
     bind_port = port if port is not None else settings.http.port
     loopback = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "127.0.0.1") else bind_host  # noqa: S104
@@ -212,6 +239,9 @@ async def serve(
         )
     )
     scheduler = AsyncIOScheduler(timezone=settings.policy.timezone)
+    casework = CaseworkScheduler(
+        storage, casework_context, worker=worker, clock=now, scheduler=scheduler
+    )
     tasks: list[asyncio.Task[None]] = []
     started: Sequence[ChannelAdapter] = []
     server_task: asyncio.Task[None] | None = None
@@ -236,6 +266,7 @@ async def serve(
             coalesce=True,
         )
         scheduler.start()
+        await casework.start()
         log.info(
             "serving %s: %s",
             settings.service.name,
@@ -248,6 +279,8 @@ async def serve(
             with contextlib.suppress(Exception):
                 await adapter.stop()
         server.should_exit = True
+        with contextlib.suppress(Exception):
+            await casework.stop()
         if scheduler.running:
             scheduler.shutdown(wait=False)
         stop.set()

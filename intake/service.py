@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -75,6 +76,16 @@ SAFE_FAILURE_TEXT = (
 )
 
 
+class OfficerDesk(Protocol):
+    """Answers a message from an officer's known address (ACK, CONTACTED, SNOOZE, DONE…),
+    or returns None when the sender is not an officer. Wired from casework by the composition
+    root, in the same unit of work as the inbound message."""
+
+    async def __call__(self, uow: UnitOfWork, message: InboundMessage) -> str | None:
+        """The answer to send back, or None."""
+        ...
+
+
 class IntakeService:
     """Runs the conversation for every channel on top of storage.
 
@@ -89,8 +100,10 @@ class IntakeService:
         storage: Storage,
         settings: Settings,
         clock: Callable[[], datetime] | None = None,
+        officer_desk: OfficerDesk | None = None,
     ) -> None:
         self.storage = storage
+        self.officer_desk = officer_desk
         self.settings = settings
         self.policy = settings.policy
         self.calendar = WorkingCalendar.from_policy(settings.policy)
@@ -138,6 +151,22 @@ class IntakeService:
             return Handled(
                 _stored_replies(inbound.response), first_delivery=False, inbound_id=inbound.id
             )
+        if self.officer_desk is not None:
+            answer = await self.officer_desk(uow, message)
+            if answer is not None:  # an officer acting from an alert, not a new report
+                replies = (Reply(answer),)
+                identity = await uow.people.identity(message.channel.value, message.sender)
+                await self._queue_replies(
+                    uow,
+                    replies,
+                    identity,
+                    inbound.id,
+                    self._reply_status(message, identity, inline),
+                    None,
+                    message.reply_context,
+                )
+                await uow.inbound.mark(inbound, "processed", response=_serialise(replies))
+                return Handled(replies, first_delivery=True, inbound_id=inbound.id)
         identity = await uow.people.identity(message.channel.value, message.sender)
         conversation = await uow.conversations.for_identity(identity.id)
         if conversation is None:
@@ -870,11 +899,9 @@ class IntakeService:
     async def run_idle_checks(self, limit: int = 100) -> int:
         """Claim due idle checks and run them (the scheduler calls this)."""
         async with self.storage.unit_of_work() as uow:
-            due = await uow.actions.claim_due(self.clock(), "intake-idle", limit=limit)
-            mine = [a for a in due if a.kind == "conversation_idle"]
-            for other in due:
-                if other.kind != "conversation_idle":
-                    other.status, other.claimed_by = "pending", None
+            mine = await uow.actions.claim_due(
+                self.clock(), "intake-idle", limit=limit, kinds=("conversation_idle",)
+            )
             jobs = [(a.id, a.payload) for a in mine]
             for action in mine:
                 await uow.actions.finish(action, self.clock())

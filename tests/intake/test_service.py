@@ -4,6 +4,7 @@ redeliveries answered once, partial reports never dropped, evidence kept."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -315,3 +316,33 @@ async def test_only_the_tenant_can_change_the_advocate(
         names = [(await session.get(Person, a.advocate_id)).name for a in advocacies]  # type: ignore[union-attr]
     assert [a.ended_by for a in advocacies] == ["tenant", None]
     assert names == ["Jo Patel, Mind", "my daughter Sara Khan 07700 900999"]
+
+
+async def test_an_officer_acknowledges_from_their_own_address(
+    storage: Storage, settings: Settings
+) -> None:
+    from casework.context import context_from_settings
+    from intake.runner import build_officer_desk
+    from storage.models import AuditEvent
+
+    await sync_team(storage, settings.team)
+    desk = build_officer_desk(context_from_settings(settings, secret="test-secret"))
+    service = IntakeService(storage, settings, clock=Clock(FRIDAY_4PM), officer_desk=desk)
+    tenant = Sender(service, Channel.SMS, "+447700900131")
+    await tenant.say("my neighbour keeps threatening me on the stairs")
+    ack = await tenant.finish_report()
+    reference = re.search(r"ASB-\d{4}-\d{6}", " ".join(ack))
+    assert reference
+    async with storage.session() as session:
+        case = (await session.execute(select(Case))).scalar_one()
+    officer = Sender(service, Channel.EMAIL, f"{case.officer_id}@example.org")
+    officer.address = {"amara": "amara.okafor@example.org", "ben": "ben.walsh@example.org"}[
+        str(case.officer_id)
+    ]
+    answer = await officer.say(f"ACK {reference.group(0)}")
+    assert reference.group(0) in answer[0]
+    async with storage.session() as session:
+        actions = set((await session.execute(select(AuditEvent.action))).scalars())
+        cases = await session.scalar(select(func.count()).select_from(Case))
+    assert any("ack" in a for a in actions), actions
+    assert cases == 1, "an officer's message is not a new report"
