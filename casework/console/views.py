@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from casework.console.auth import Principal
@@ -366,7 +366,7 @@ async def staff_messages(
     """What was sent about this case to staff (alerts, digests, caretaking jobs), to keep out
     of the reporter's transcript: ``intake.casefile`` lists every outbox row of the case, and
     officer alerts carry one-click action links signed for that officer."""
-    to_staff = OutboxMessage.officer_id.is_not(None)
+    to_staff: ColumnElement[bool] = OutboxMessage.officer_id.is_not(None)
     if caretaking_email:
         to_staff = or_(to_staff, and_(OutboxMessage.identity_id.is_(None),
                                       OutboxMessage.recipient == caretaking_email))
