@@ -320,9 +320,10 @@ async def fill(storage: Storage, history: History, first: int, count: int) -> No
         done += len(chunk)
         if done % 100_000 == 0 or done == count:
             say(f"  {first + done - 1:,} cases written")
-    if is_postgres:
-        async with storage.engine.begin() as connection:
-            await connection.execute(text("ANALYZE"))
+    if is_postgres:  # as autovacuum would after a bulk load (sets the visibility map too)
+        async with storage.engine.connect() as connection:
+            ready = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await ready.execute(text("VACUUM ANALYZE"))
 
 
 async def fill_report_only(storage: Storage, history: History, first: int, count: int) -> None:
@@ -359,7 +360,7 @@ async def fill_report_only(storage: Storage, history: History, first: int, count
             ],
             columns=["case_id", "channel", "question", "asked_at", "answered_at", "score"],
         )
-        await connection.execute("ANALYZE")
+        await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
 

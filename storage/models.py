@@ -159,6 +159,10 @@ class Case(Base):
         Index("ix_cases_status_deadline", "status", "deadline_at"),
         Index("ix_cases_officer_status", "officer_id", "status"),
         Index("ix_cases_received", "received_at"),
+        Index(
+            "ix_cases_queue", "status", "first_contact_at", "deadline_at", "last_update_at", "id"
+        ),
+        Index("ix_cases_status_closed", "status", "closed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -220,36 +220,57 @@ async def queue_page(
 ) -> QueuePage:
     """One page of the queue: cases awaiting first contact by deadline (so breaches come
     first), then contacted cases by how long since the reporter was last updated, then
-    closed cases, newest closure first."""
+    closed cases, newest closure first.
+
+    Open and closed cases are paged as two segments, each ordered by what its own index can
+    give (``ix_cases_queue``, ``ix_cases_status_closed``); only the ids of the page are
+    chosen from the narrow index, then its rows are read (so a page costs the same with 10,000
+    or 100,000 cases behind it).
+    """
     awaiting = _awaiting_contact()
-    still_open = Case.status != "closed"
-    group = case((awaiting, 0), (still_open, 1), else_=2)
-    due = case(
-        (awaiting, Case.deadline_at),
-        (still_open, func.coalesce(Case.last_update_at, Case.first_contact_at)),
-        else_=None,
-    )
     counted = _scoped(
         select(
-            func.count(),
-            func.coalesce(func.sum(case((and_(awaiting, Case.deadline_at < now), 1), else_=0)), 0),
+            _flag(Case.status != "closed"),
+            _flag(Case.status == "closed"),
+            _flag(and_(awaiting, Case.deadline_at < now)),
         ).select_from(Case),
         filters,
         principal,
         now,
     )
-    total, breached = (await session.execute(counted)).one()
-    pages = max(1, -(-int(total) // page_size))
+    active, closed, breached = (int(n) for n in (await session.execute(counted)).one())
+    total = active + closed
+    pages = max(1, -(-total // page_size))
     page = min(filters.page, pages)
-    listed = _scoped(select(*_QUEUE_COLUMNS), filters, principal, now).order_by(
-        group,
-        due.asc().nulls_last(),
-        Case.closed_at.desc().nulls_last(),
-        Case.id,
-    )
-    result = await session.execute(listed.limit(page_size).offset((page - 1) * page_size))
-    rows = [_queue_row(row, now, policy) for row in result.all()]
-    return QueuePage(rows, int(total), int(breached), page, pages)
+    offset = (page - 1) * page_size
+    ids: list[int] = []
+    if offset < active:
+        waiting = Case.first_contact_at.is_(None)
+        chosen = _scoped(select(Case.id), filters, principal, now).where(Case.status != "closed")
+        chosen = chosen.order_by(
+            case((waiting, 0), else_=1),
+            case(
+                (waiting, Case.deadline_at),
+                else_=func.coalesce(Case.last_update_at, Case.first_contact_at),
+            ).asc().nulls_last(),
+            Case.id,
+        )
+        ids += (await session.execute(chosen.limit(page_size).offset(offset))).scalars()
+    if closed and len(ids) < page_size:
+        chosen = _scoped(select(Case.id), filters, principal, now).where(Case.status == "closed")
+        chosen = chosen.order_by(Case.closed_at.desc(), Case.id.desc())
+        more = chosen.limit(page_size - len(ids)).offset(max(0, offset - active))
+        ids += (await session.execute(more)).scalars()
+    found = {}
+    if ids:
+        result = await session.execute(select(Case.id, *_QUEUE_COLUMNS).where(Case.id.in_(ids)))
+        found = {row.id: row for row in result.all()}
+    rows = [_queue_row(found[i], now, policy) for i in ids if i in found]
+    return QueuePage(rows, total, breached, page, pages)
+
+
+def _flag(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def _queue_row(row: Any, now: datetime, policy: Policy) -> QueueRow:

@@ -67,6 +67,15 @@ def upgrade() -> None:
     op.create_index(
         "ix_survey_responses_answered", "survey_responses", ["answered_at"], unique=False
     )
+    # The console's queue: counted and ordered from the index alone (open cases by first
+    # contact and deadline, closed ones by closure).
+    op.create_index(
+        "ix_cases_queue",
+        "cases",
+        ["status", "first_contact_at", "deadline_at", "last_update_at", "id"],
+        unique=False,
+    )
+    op.create_index("ix_cases_status_closed", "cases", ["status", "closed_at", "id"], unique=False)
     # A case's transcript is found by the reporter's channel and address (intake.casefile).
     op.create_index(
         "ix_inbound_messages_sender",
@@ -83,6 +92,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_status_closed", table_name="cases")
+    op.drop_index("ix_cases_queue", table_name="cases")
     op.drop_index("ix_outbox_messages_identity_created", table_name="outbox_messages")
     op.drop_index("ix_inbound_messages_sender", table_name="inbound_messages")
     op.drop_index("ix_survey_responses_answered", table_name="survey_responses")
