@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,6 +23,7 @@ def create_app(
     storage: Storage,
     adapters: Sequence[ChannelAdapter] = (),
     registry: CollectorRegistry | None = None,
+    routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """Build the ASGI app around already-built parts (no work at import)."""
     app = FastAPI(
@@ -36,6 +37,8 @@ def create_app(
         router = adapter.router()
         if router is not None:
             app.include_router(router)
+    for extra in routers:
+        app.include_router(extra)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -318,8 +318,12 @@ async def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[
 
 def _register_casework_commands() -> None:
     from casework.cli import jobs
+    from casework.report_cli import report
+    from casework.users_cli import users
 
     main.add_command(jobs)
+    main.add_command(users)
+    main.add_command(report)
 
 
 _register_casework_commands()

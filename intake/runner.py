@@ -17,6 +17,8 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, Counter
 
+from casework.console.config import console_settings
+from casework.console.routes import console_router
 from casework.context import CaseworkContext, context_from_settings
 from casework.officer_replies import find_officer, handle_officer_reply
 from casework.scheduler import CaseworkScheduler
@@ -227,7 +229,15 @@ async def serve(
         mailbox.port if mailbox else None,
     )
     dispatcher.adapters = {c: a for a in adapters for c in a.channels}
-    app = create_app(settings, storage, adapters, registry)
+    console = console_router(
+        storage=storage,
+        settings_view=console_settings(settings, secret=secret),
+        clock=now,
+        secret_key=secret,
+        cookie_secure=settings.service.public_base_url.startswith("https://"),
+        wake=dispatcher.wake.set,
+    )
+    app = create_app(settings, storage, adapters, registry, routers=[console])
     server = _Server(
         uvicorn.Config(
             app,
