@@ -29,7 +29,10 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python bench/triage_eval.py
+	$(BIN)/python bench/triage_eval.py --heldout
+	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
