@@ -17,19 +17,22 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, Counter
 
+from casework.action_links import action_link_router
 from casework.console.config import console_settings
 from casework.console.routes import console_router
 from casework.context import CaseworkContext, context_from_settings
 from casework.officer_replies import find_officer, handle_officer_reply
 from casework.scheduler import CaseworkScheduler
+from casework.survey import record_survey_answer
 from channels.base import ChannelAdapter, DeliveryHandler, InboundHandler
 from channels.email_sandbox import SandboxMailbox
 from intake.app import create_app
 from intake.bootstrap import build_storage, migrate, sync_team
 from intake.messages import Handled, InboundMessage
 from intake.outbox import OutboxDispatcher
-from intake.service import IntakeService, OfficerDesk
+from intake.service import IntakeService, OfficerDesk, SurveyDesk
 from intake.settings import Settings
+from storage.models import ChannelIdentity
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -160,6 +163,19 @@ def build_officer_desk(context: CaseworkContext) -> OfficerDesk:
     return officer_desk
 
 
+def build_survey_desk(context: CaseworkContext) -> SurveyDesk:
+    """A reporter's reply to the satisfaction survey is stored as its answer (R-14)."""
+
+    async def survey_desk(
+        uow: UnitOfWork, identity: ChannelIdentity, message: InboundMessage
+    ) -> str | None:
+        return await record_survey_answer(
+            uow, identity, message.choice or message.text, message.received_at, casework=context
+        )
+
+    return survey_desk
+
+
 def web_secret(settings: Settings) -> str:
     """The configured secret key, or a per-installation one kept in the data folder (blocking:
     call it in a thread)."""
@@ -200,7 +216,13 @@ async def serve(
     casework_context = context_from_settings(settings, secret=secret)
 
     officer_desk = build_officer_desk(casework_context)
-    service = IntakeService(storage, settings, clock=now, officer_desk=officer_desk)
+    service = IntakeService(
+        storage,
+        settings,
+        clock=now,
+        officer_desk=officer_desk,
+        survey_desk=build_survey_desk(casework_context),
+    )
     worker = f"{socket.gethostname()}:{os.getpid()}"
     dispatcher = OutboxDispatcher(storage, {}, now, worker)
 
@@ -237,7 +259,8 @@ async def serve(
         cookie_secure=settings.service.public_base_url.startswith("https://"),
         wake=dispatcher.wake.set,
     )
-    app = create_app(settings, storage, adapters, registry, routers=[console])
+    links = action_link_router(storage, casework_context, now)
+    app = create_app(settings, storage, adapters, registry, routers=[console, links])
     server = _Server(
         uvicorn.Config(
             app,

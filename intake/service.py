@@ -86,6 +86,17 @@ class OfficerDesk(Protocol):
         ...
 
 
+class SurveyDesk(Protocol):
+    """Stores a reporter's answer to a satisfaction survey (R-14) when that is what the message
+    is, returning the thanks; None otherwise. Wired from casework by the composition root."""
+
+    async def __call__(
+        self, uow: UnitOfWork, identity: ChannelIdentity, message: InboundMessage
+    ) -> str | None:
+        """The thank-you to send, or None."""
+        ...
+
+
 class IntakeService:
     """Runs the conversation for every channel on top of storage.
 
@@ -101,9 +112,11 @@ class IntakeService:
         settings: Settings,
         clock: Callable[[], datetime] | None = None,
         officer_desk: OfficerDesk | None = None,
+        survey_desk: SurveyDesk | None = None,
     ) -> None:
         self.storage = storage
         self.officer_desk = officer_desk
+        self.survey_desk = survey_desk
         self.settings = settings
         self.policy = settings.policy
         self.calendar = WorkingCalendar.from_policy(settings.policy)
@@ -172,6 +185,21 @@ class IntakeService:
         if conversation is None:
             conversation = Conversation(identity_id=identity.id, state={})
         state = ConversationState.from_dict(conversation.state)
+        if self.survey_desk is not None and state.status in ("new", "done") and not state.awaiting:
+            thanks = await self.survey_desk(uow, identity, message)
+            if thanks is not None:  # an answer to the satisfaction survey, not a new report
+                replies = (Reply(thanks),)
+                await self._queue_replies(
+                    uow,
+                    replies,
+                    identity,
+                    inbound.id,
+                    self._reply_status(message, identity, inline),
+                    None,
+                    message.reply_context,
+                )
+                await uow.inbound.mark(inbound, "processed", response=_serialise(replies))
+                return Handled(replies, first_delivery=True, inbound_id=inbound.id)
         ctx = await self._context(uow, identity, state, message)
         result = step(state, message, ctx)
         result = await self._apply(uow, result, identity, inbound.id, conversation, message)

@@ -346,3 +346,39 @@ async def test_an_officer_acknowledges_from_their_own_address(
         cases = await session.scalar(select(func.count()).select_from(Case))
     assert any("ack" in a for a in actions), actions
     assert cases == 1, "an officer's message is not a new report"
+
+
+async def test_a_reply_to_the_satisfaction_survey_is_stored_as_its_answer(
+    storage: Storage, settings: Settings
+) -> None:
+    from casework.context import context_from_settings
+    from intake.runner import build_survey_desk
+    from storage.models import SurveyResponse
+
+    service = IntakeService(
+        storage,
+        settings,
+        clock=Clock(FRIDAY_4PM),
+        survey_desk=build_survey_desk(context_from_settings(settings)),
+    )
+    tenant = Sender(service, Channel.SMS, "+447700900141")
+    await tenant.say("my neighbour keeps threatening me on the stairs")
+    await tenant.finish_report()
+    async with storage.unit_of_work() as uow:
+        case = (await uow.session.execute(select(Case))).scalar_one()
+        case.status, case.closed_at = "closed", FRIDAY_4PM
+        uow.session.add(
+            SurveyResponse(
+                case_id=case.id,
+                identity_id=case.reporter_identity_id,
+                channel="sms",
+                asked_at=FRIDAY_4PM,
+            )
+        )
+    thanks = await tenant.say("2")
+    async with storage.session() as session:
+        survey = (await session.execute(select(SurveyResponse))).scalar_one()
+        cases = await session.scalar(select(func.count()).select_from(Case))
+    assert survey.score == 2 and survey.answered_at is not None
+    assert thanks and "Please tell us what happened" not in thanks[0]
+    assert cases == 1
