@@ -16,6 +16,7 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from casework.action_links import action_link_router
 from casework.console import ConsoleSettings, console_router
 from casework.console.auth import SESSION_COOKIE
 from casework.console.routes import PUBLIC_ROUTES
@@ -33,6 +34,10 @@ OPEN_OUTSIDE_THE_CONSOLE = {
     ("POST", "/webhooks/twilio/status"): "webhook: Twilio signature",
     ("POST", "/webhooks/telegram"): "webhook: Telegram secret token",
     ("GET", "/healthz"): "health check",
+    # One-click links in officer alerts: the signed token (one officer, case and verb, expiring)
+    # is the capability; GET only shows a button, POST acts.
+    ("GET", "/officer/act/{token}"): "signed one-click link: shows a button",
+    ("POST", "/officer/act/{token}"): "signed one-click link: acts with the token",
     # The reporters' own web chat: anyone may report; it keeps its own signed session.
     ("GET", "/chat"): "reporters' web chat",
     ("POST", "/chat/send"): "reporters' web chat (session cookie and form token)",
@@ -137,9 +142,11 @@ async def test_the_whole_app_has_no_other_open_routes(
     adapters = build_adapters(
         settings, handle, handle, lambda: datetime.now(UTC), SECRET, "http://127.0.0.1:1", 2
     )
-    app = create_app(settings, accounts, adapters, CollectorRegistry())
-    app.include_router(console_router(storage=accounts, settings_view=console_view,
-                                      clock=clock, secret_key=SECRET, cookie_secure=False))
+    # Wired as intake/runner.py wires it.
+    console = console_router(storage=accounts, settings_view=console_view, clock=clock,
+                             secret_key=SECRET, cookie_secure=False)
+    links = action_link_router(accounts, console_view.casework, clock)
+    app = create_app(settings, accounts, adapters, CollectorRegistry(), routers=[console, links])
     every = set(routes(app.routes))
     console = {(m, p) for m, p in every if p.startswith("/console")}
     assert every - console == set(OPEN_OUTSIDE_THE_CONSOLE)
