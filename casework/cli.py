@@ -191,7 +191,7 @@ async def _sync_team(storage: Storage, team: TeamSettings) -> None:
             )
             await uow.officers.upsert(row)
         for row in await uow.officers.all():
-            if row.id not in configured and row.active:
+            if row.id not in configured and row.active and not row.console_only:
                 row.active = False
 
 

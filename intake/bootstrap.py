@@ -61,7 +61,7 @@ async def sync_team(storage: Storage, team: TeamSettings) -> int:
             )
             await uow.officers.upsert(row)
         for row in await uow.officers.all():
-            if row.id not in configured and row.active:
+            if row.id not in configured and row.active and not row.console_only:
                 row.active = False
     log.info("team synchronised: %d officers", len(configured))
     return len(configured)

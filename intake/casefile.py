@@ -186,13 +186,14 @@ async def _transcript(
             await session.execute(
                 select(OutboxMessage)
                 .where(
+                    OutboxMessage.officer_id.is_(None),  # alerts to staff are not the transcript
                     or_(
                         OutboxMessage.case_id == case.id,
                         and_(
                             OutboxMessage.identity_id == identity.id,
                             OutboxMessage.created_at >= since,
                         ),
-                    )
+                    ),
                 )
                 .order_by(OutboxMessage.id)
             )

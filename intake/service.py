@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from casework.allocation import OfficerOnRota, allocate, area_for
 from casework.plan import CaseFacts, plan_follow_ups
+from casework.reports import block_for
 from intake.conversation.catalog import Catalog
 from intake.conversation.effects import (
     REFERENCE_TOKEN,
@@ -669,6 +670,13 @@ class IntakeService:
             ),
             self._area_markers,
         )
+        area_blocks = [
+            b
+            for a in self.settings.team.areas
+            if case.area_code in (None, a.code)
+            for b in a.blocks
+        ]
+        case.block = block_for(case.location, area_blocks)
         case.update_every_days = draft.update_every_days
         case.preferred_contact = (
             str(answers.get("tenant_preferred_contact") or answers.get("contact_method") or "")
