@@ -65,6 +65,9 @@ from storage.models import (
     Person,
     RiskAssessment,
 )
+from storage.models import (
+    InboundMessage as InboundRow,
+)
 from storage.uow import Storage, UnitOfWork
 from triage.calendar import WorkingCalendar
 from triage.taxonomy import Category, Priority
@@ -168,19 +171,8 @@ class IntakeService:
         if self.officer_desk is not None:
             answer = await self.officer_desk(uow, message)
             if answer is not None:  # an officer acting from an alert, not a new report
-                replies = (Reply(answer),)
                 identity = await uow.people.identity(message.channel.value, message.sender)
-                await self._queue_replies(
-                    uow,
-                    replies,
-                    identity,
-                    inbound.id,
-                    self._reply_status(message, identity, inline),
-                    None,
-                    message.reply_context,
-                )
-                await uow.inbound.mark(inbound, "processed", response=_serialise(replies))
-                return Handled(replies, first_delivery=True, inbound_id=inbound.id)
+                return await self._answer_directly(uow, answer, identity, inbound, message, inline)
         identity = await uow.people.identity(message.channel.value, message.sender)
         conversation = await uow.conversations.for_identity(identity.id)
         if conversation is None:
@@ -189,18 +181,7 @@ class IntakeService:
         if self.survey_desk is not None and state.status in ("new", "done") and not state.awaiting:
             thanks = await self.survey_desk(uow, identity, message)
             if thanks is not None:  # an answer to the satisfaction survey, not a new report
-                replies = (Reply(thanks),)
-                await self._queue_replies(
-                    uow,
-                    replies,
-                    identity,
-                    inbound.id,
-                    self._reply_status(message, identity, inline),
-                    None,
-                    message.reply_context,
-                )
-                await uow.inbound.mark(inbound, "processed", response=_serialise(replies))
-                return Handled(replies, first_delivery=True, inbound_id=inbound.id)
+                return await self._answer_directly(uow, thanks, identity, inbound, message, inline)
         ctx = await self._context(uow, identity, state, message)
         result = step(state, message, ctx)
         result = await self._apply(uow, result, identity, inbound.id, conversation, message)
@@ -229,6 +210,24 @@ class IntakeService:
         return Handled(
             result.replies, first_delivery=True, case_reference=reference, inbound_id=inbound.id
         )
+
+    async def _answer_directly(
+        self,
+        uow: UnitOfWork,
+        text: str,
+        identity: ChannelIdentity,
+        inbound: InboundRow,
+        message: InboundMessage,
+        inline: bool,
+    ) -> Handled:
+        """Answer outside the conversation (an officer's reply word, a survey answer)."""
+        replies = (Reply(text),)
+        status = self._reply_status(message, identity, inline)
+        await self._queue_replies(
+            uow, replies, identity, inbound.id, status, None, message.reply_context
+        )
+        await uow.inbound.mark(inbound, "processed", response=_serialise(replies))
+        return Handled(replies, first_delivery=True, inbound_id=inbound.id)
 
     async def _keep_failed(self, message: InboundMessage, exc: Exception) -> Handled:
         async with self.storage.unit_of_work() as uow:
