@@ -61,6 +61,16 @@ class ServiceSettings(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     secret_key: SecretStr | None = None
     """Signs session cookies. Environment only (INTAKE_SERVICE__SECRET_KEY)."""
+    metrics_token: SecretStr | None = None
+    """The bearer token a Prometheus scraper must send to read /metrics. Environment only
+    (INTAKE_SERVICE__METRICS_TOKEN); without it /metrics answers 404 to everyone."""
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 24:
+            raise ValueError("a metrics token needs at least 24 characters")
+        return value
 
 
 class HttpSettings(Section):
@@ -68,6 +78,9 @@ class HttpSettings(Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses (or networks) of the reverse proxies in front of us: only from these is
+    X-Forwarded-For believed as the client's address. Empty: the connection's own address."""
 
 
 class DatabaseSettings(Section):
@@ -268,6 +281,23 @@ class ConversationSettings(Section):
         return value
 
 
+class ConsoleSection(Section):
+    """Signing in to the officer console."""
+
+    lockout_after: int = Field(default=5, ge=1)
+    """Wrong passwords in a row before an account is locked."""
+    lockout_for: Duration = Duration.parse("15 minutes")
+    failed_sign_ins_per_ip: int = Field(default=20, ge=1)
+    """Failed sign-ins from one address (any account) before that address must wait."""
+    failed_sign_ins_window: Duration = Duration.parse("15 minutes")
+
+    @field_validator("lockout_for", "failed_sign_ins_window")
+    @classmethod
+    def _elapsed(cls, value: Duration) -> Duration:
+        value.as_timedelta()  # raises for working days and months: elapsed time only
+        return value
+
+
 class Settings(Section):
     """Everything the service needs, validated before anything starts."""
 
@@ -278,6 +308,7 @@ class Settings(Section):
     team: TeamSettings = TeamSettings()
     conversation: ConversationSettings = ConversationSettings()
     channels: ChannelsSettings = ChannelsSettings()
+    console: ConsoleSection = ConsoleSection()
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -417,6 +448,8 @@ def _describe(exc: ValidationError, file: Path, overrides: Mapping[tuple[str, ..
     else:
         value = first.get("input")
         shown = value if isinstance(value, (str, int, float, bool)) or value is None else None
+        if loc in _secret_paths(Settings):
+            shown = None  # never repeat a secret in an error line
         line = (
             f"{source}: {key} = {shown!r}: {message}"
             if shown is not None

@@ -163,3 +163,52 @@ def test_a_password_inside_the_url_is_refused(tmp_path: Path) -> None:
         write(tmp_path, GOOD), {"INTAKE_DATABASE__URL": "postgresql+asyncpg://intake:pw@db/intake"}
     )
     assert "must not carry a password" in message
+
+
+def test_the_metrics_token_comes_only_from_the_environment_and_is_never_repeated(
+    tmp_path: Path,
+) -> None:
+    text = GOOD.replace(
+        "  log_level: INFO", "  log_level: INFO\n  metrics_token: abcdefghijklmnopqrstuvwxyz"
+    )
+    message = error_for(write(tmp_path, text, "metrics.yaml"))
+    assert message.endswith(
+        "metrics.yaml: service.metrics_token: secrets are read only from the environment; "
+        "remove it from the file and set INTAKE_SERVICE__METRICS_TOKEN"
+    )
+    short = error_for(write(tmp_path, GOOD), {"INTAKE_SERVICE__METRICS_TOKEN": "tiny-token"})
+    assert short == (
+        "environment variable INTAKE_SERVICE__METRICS_TOKEN: service.metrics_token: "
+        "a metrics token needs at least 24 characters"
+    )
+    token = "m" * 32
+    settings = load_settings(write(tmp_path, GOOD), {"INTAKE_SERVICE__METRICS_TOKEN": token})
+    assert settings.service.metrics_token is not None
+    assert settings.service.metrics_token.get_secret_value() == token
+    assert token not in repr(settings)
+    assert load_settings(write(tmp_path, GOOD), {}).service.metrics_token is None
+
+
+def test_console_sign_in_limits_and_trusted_proxies_are_configurable(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    default = load_settings(path, {})
+    assert (default.console.lockout_after, default.console.failed_sign_ins_per_ip) == (5, 20)
+    assert default.console.failed_sign_ins_window.as_timedelta().total_seconds() == 15 * 60
+    assert default.http.trusted_proxies == ()
+    changed = load_settings(
+        path,
+        {
+            "INTAKE_CONSOLE__FAILED_SIGN_INS_PER_IP": "8",
+            "INTAKE_CONSOLE__FAILED_SIGN_INS_WINDOW": "1 hour",
+            "INTAKE_HTTP__TRUSTED_PROXIES": '["10.0.0.5"]',
+        },
+    )
+    assert changed.console.failed_sign_ins_per_ip == 8
+    assert changed.console.failed_sign_ins_window.as_timedelta().total_seconds() == 3600
+    assert changed.http.trusted_proxies == ("10.0.0.5",)
+    assert "not a fixed length of time" in error_for(
+        path, {"INTAKE_CONSOLE__FAILED_SIGN_INS_WINDOW": "2 working days"}
+    )
+    assert "console.failed_sign_ins_per_ip = '0': expected greater than or equal to 1" in error_for(
+        path, {"INTAKE_CONSOLE__FAILED_SIGN_INS_PER_IP": "0"}
+    )
