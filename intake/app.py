@@ -1,12 +1,19 @@
-"""The HTTP application: the channels' webhooks and pages, /healthz and /metrics."""
+"""The HTTP application: the channels' webhooks and pages, /healthz and /metrics.
+
+``/metrics`` (Prometheus) answers only a scraper that sends ``Authorization: Bearer <token>``
+with the token in ``INTAKE_SERVICE__METRICS_TOKEN`` (compared in constant time); a wrong or
+missing token gets 401. With no token configured it answers 404 to everyone: counts of
+messages by channel are not for the world to read.
+"""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Sequence
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,6 +23,8 @@ from intake.settings import Settings
 from storage.uow import Storage
 
 log = logging.getLogger(__name__)
+
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 def create_app(
@@ -60,9 +69,26 @@ def create_app(
         )
 
     if registry is not None:
+        secret = settings.service.metrics_token
+        expected = secret.get_secret_value().encode("utf-8") if secret is not None else None
+        if expected is None:
+            log.info("/metrics is off: set INTAKE_SERVICE__METRICS_TOKEN to let Prometheus in")
 
         @app.get("/metrics")
-        async def metrics() -> Response:
-            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        async def metrics(request: Request) -> Response:
+            if expected is None:
+                return PlainTextResponse("Not Found", status_code=404, headers=_NO_STORE)
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode("utf-8"), expected
+            ):
+                return PlainTextResponse(
+                    "Unauthorized: send the metrics token as 'Authorization: Bearer <token>'",
+                    status_code=401,
+                    headers={**_NO_STORE, "WWW-Authenticate": 'Bearer realm="metrics"'},
+                )
+            return Response(
+                generate_latest(registry), media_type=CONTENT_TYPE_LATEST, headers=_NO_STORE
+            )
 
     return app

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from casework.action_links import action_link_router
 from casework.console import ConsoleSettings, console_router
@@ -44,8 +45,8 @@ OPEN_OUTSIDE_THE_CONSOLE = {
     ("POST", "/chat/exit"): "reporters' web chat (session cookie and form token)",
     ("GET", "/chat/messages"): "reporters' web chat (its own session's lines only)",
     ("GET", "/chat/static/{name}"): "static files",
-    # Not the console's to decide; reported to the owner (intake/app.py, channels/*_sandbox).
-    ("GET", "/metrics"): "Prometheus metrics, counts only",
+    # Sandbox only: the stand-in APIs the real Twilio and Telegram SDKs call (each checks the
+    # SDK's credentials as the real API does; mounted only without a real account).
     ("POST", "/sandbox/twilio/2010-04-01/Accounts/{sid}/Messages.json"): "sandbox only",
     ("GET", "/sandbox/twilio/sent"): "sandbox only",
     ("GET", "/sandbox/telegram/bot{token}/{method}"): "sandbox only",
@@ -54,6 +55,11 @@ OPEN_OUTSIDE_THE_CONSOLE = {
     ("GET", "/sandbox/telegram/sent"): "sandbox only",
 }
 """Every route outside /console that answers without a console session, and why."""
+
+NEEDS_A_TOKEN = {
+    ("GET", "/metrics"): "Prometheus: bearer token from INTAKE_SERVICE__METRICS_TOKEN",
+}
+"""Routes outside /console that are not open: they answer only a configured credential."""
 
 
 def routes(app_routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -149,7 +155,18 @@ async def test_the_whole_app_has_no_other_open_routes(
     app = create_app(settings, accounts, adapters, CollectorRegistry(), routers=[console, links])
     every = set(routes(app.routes))
     console = {(m, p) for m, p in every if p.startswith("/console")}
-    assert every - console == set(OPEN_OUTSIDE_THE_CONSOLE)
+    assert every - console == set(OPEN_OUTSIDE_THE_CONSOLE) | set(NEEDS_A_TOKEN)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        # No token configured (the default): nobody reads the metrics.
+        assert (await client.get("/metrics")).status_code == 404
+    with_token = settings.model_copy(update={"service": settings.service.model_copy(
+        update={"metrics_token": SecretStr("t" * 32)})})
+    guarded = create_app(with_token, accounts, adapters, CollectorRegistry())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guarded),
+                                 base_url=BASE) as client:
+        assert (await client.get("/metrics")).status_code == 401
+        assert (await client.get("/metrics", headers={"Authorization": "Bearer " + "t" * 32})
+                ).status_code == 200
     assert {p for _, p in console} - PUBLIC_ROUTES == {
         p for _, p in routes(bare_console_app(accounts, console_view, clock).routes)
     } - PUBLIC_ROUTES
