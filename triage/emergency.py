@@ -31,7 +31,6 @@ _NOW = "now"
 _SENTENCE = " . "
 
 
-
 @dataclass(frozen=True, slots=True)
 class EmergencyFinding:
     """What the emergency vocabulary found in one report.
@@ -60,6 +59,7 @@ class EmergencyVocabulary:
     now_markers: re.Pattern[str]
     past_markers: re.Pattern[str]
     future_markers: re.Pattern[str]
+    retractions: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -83,6 +83,7 @@ def emergency_vocabulary() -> EmergencyVocabulary:
         now_markers=markers("now_markers"),
         past_markers=markers("past_markers"),
         future_markers=markers("future_markers"),
+        retractions=markers("retractions"),
     )
 
 
@@ -141,11 +142,14 @@ def judge_emergency(
     if not any(danger_hits):
         return EmergencyFinding(emergency=False, kinds=(), reasons=())
     text = Masks.blank(report.text, masked)
+    retracted = max((m.start() for m in vocabulary.retractions.finditer(text)), default=-1)
     for table, hits in zip(vocabulary.dangers, danger_hits, strict=True):
         if not hits or (table.label in vocabulary.supporting and not hostility):
             continue
         quoted: list[str] = []
         for hit in Masks.keep(hits, masked):
+            if hit.end <= retracted:
+                continue
             now, marker = _is_now(hit, text, vocabulary)
             if not now:
                 continue

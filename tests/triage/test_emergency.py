@@ -71,6 +71,16 @@ DANGER_IN_OTHER_WORDS = [
     "a pitbull is loose in the playground going for the kids",
     "the old man downstairs has fallen and can't get up, I can hear him shouting",
     "my neighbour's toddler has drunk bleach, the ambulance isn't here yet",
+    # panic phrasing: just happened, back any minute, smoke spreading, a dog going for someone
+    "he just punched me and went out, he'll be back in 5 mins",
+    "somebodys been stabbed on the landing",
+    "smoke all through the stairwell and i cant get down",
+    "the staffie from 4 has just gone for a kid at the bus stop",
+    "next doors dog has got my cat in its mouth in our garden",
+    "my old neighbour fell on the stairs and isn't getting up",
+    "my ex is in the back garden trying the doors",
+    "lads on the roof dropping bricks on people below",
+    "she's locked in the bedroom by him and texting me from under the bed",
 ]
 
 NOT_EMERGENCIES = [
@@ -112,6 +122,13 @@ NOT_EMERGENCIES = [
     "he texted me saying he's going to smash my face in next time he sees me",
     "the dog at 12 is always going for people when it gets out",
     "the man at 6 has a sword collection on his wall which makes me nervous",
+    "the bin store door is always propped open with a brick",
+    "the family at 3 had a wake, lots of people in the garden until late",
+    "there's a man with a chainsaw in the car park, oh wait it's the tree surgeon, ignore me",
+    "my door was kicked twice in the night last month",
+    "kids followed me home from school calling me names and said they know where I live now",
+    "I had a stroke and can't get up the stairs because of the prams in the hall",
+    "his dog went for mine at the park on Sunday, nobody hurt",
 ]
 
 

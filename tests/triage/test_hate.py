@@ -118,6 +118,21 @@ HATE_IN_OTHER_WORDS = [
     "we're a same-sex couple and someone pushed a bible verse about sin through our letterbox",
     "lads keep following my son calling him dumbo cos of his hearing aids",
     "he told my trans daughter to stop pretending and that she'll never be normal",
+    # families of coded hostility: migration tropes, religious dress, tropes, mate crime
+    "the lads on the corner ask my dad when he's getting deported",
+    "she says people like us came over on the boats to take our jobs",
+    "my neighbour keeps saying foreigners get everything handed to them and we should leave",
+    "woman at 4 told my mum to get that rag off her head",
+    "someone pushed a note through saying the jews run the media",
+    "kids on the landing keep calling my daughter's two dads 'the girls' and say its not natural",
+    "graffiti on our door saying AIDS since my husband moved in with me",
+    "they call my brother a scrounger n say he's faking it cos he uses crutches some days",
+    "my nan was sectioned last year and now next door call her the mad old bat",
+    "my son has learning difficulties and his so-called mates make him hand over his bank card",
+    "I'm writing for a young woman with autism; the lads downstairs film her dancing for cans",
+    "he spat at my wife and shouted go home",
+    "they keep telling the other residents we bring disease, we moved here from Eritrea",
+    "she has hung a picture of a burnt bible facing our windows",
 ]
 
 NOT_HATE_CASES = [
@@ -149,6 +164,10 @@ NOT_HATE_CASES = [
     "the family upstairs have a disabled son who makes noises sometimes, it's not his fault",
     "I think my neighbour's flat has been cuckooed, he is quite vulnerable",
     "the car parked across my drive is black and has no tax",
+    "the Romanian family next door sit in the garden talking and laughing until 9pm",
+    "my neighbour is Polish and we get on fine, I'm just asking about the bins",
+    "I have mental health problems and the dog barking all day is getting me down",
+    "my son's friends came round and ate all his crisps, the kids were very loud",
 ]
 
 
