@@ -3,13 +3,14 @@
 With no token configured the Telegram adapter points python-telegram-bot at these routes
 (``/sandbox/telegram/bot<token>/<method>`` and ``/sandbox/telegram/file/bot<token>/<path>``)
 served by our own HTTP app: the library's whole request path runs, nothing leaves the machine,
-and what the bot "sent" can be read at ``GET /sandbox/telegram/sent``. It answers the methods
+and what the bot "sent" is kept in :attr:`TelegramSandbox.sent` (managers see it in the officer
+console, ``/console/sandbox``, behind a session; nothing lists it here). It answers the methods
 the adapter uses, the way Telegram does (``{"ok": true, "result": ...}``, or ``ok: false``
 with an ``error_code`` and ``description``), keeps updates for ``getUpdates`` until they are
 confirmed by a higher offset, and can be told to fail, so tests exercise real error handling.
 
-These routes exist only in sandbox mode, where nobody real can write to the bot; they are
-still unauthenticated, so a sandbox should not be exposed beyond the people testing it.
+These routes exist only in sandbox mode, where nobody real can write to the bot; each checks
+the (public, fixed) sandbox bot token the way Telegram checks a real one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -83,7 +85,8 @@ class TelegramSandbox:
     def __init__(self, token: str = SANDBOX_TOKEN) -> None:
         self.token = token
         self.sent: list[dict[str, Any]] = []
-        """Every message sent: message_id, chat_id, text, reply_markup, date."""
+        """Every message sent: message_id, chat_id, text, reply_markup, date (whole seconds,
+        as Telegram gives it) and accepted_at (an aware datetime, to order it among others)."""
         self.callback_answers: list[dict[str, Any]] = []
         """Every answerCallbackQuery call: callback_query_id and any text."""
         self.webhook: dict[str, Any] | None = None
@@ -125,11 +128,10 @@ class TelegramSandbox:
         )
 
     def router(self) -> APIRouter:
-        """The Bot API routes, the file route and ``GET /sandbox/telegram/sent``."""
+        """The Bot API routes and the file route (what the library calls)."""
         router = APIRouter(prefix=PREFIX, include_in_schema=False)
         router.add_api_route("/bot{token}/{method}", self._api, methods=["GET", "POST"])
         router.add_api_route("/file/bot{token}/{file_path:path}", self._file, methods=["GET"])
-        router.add_api_route("/sent", self._sent, methods=["GET"])
         return router
 
     # --- routes ---------------------------------------------------------------------------
@@ -154,12 +156,6 @@ class TelegramSandbox:
                 return Response(data, media_type="application/octet-stream")
         return _error(404, "Not Found")
 
-    async def _sent(self) -> JSONResponse:
-        return JSONResponse(
-            {"messages": self.sent, "callback_answers": self.callback_answers,
-             "webhook": self.webhook is not None}
-        )
-
     # --- Bot API methods ------------------------------------------------------------------
 
     async def _get_me(self, params: Params) -> JSONResponse:
@@ -179,7 +175,7 @@ class TelegramSandbox:
         date = int(time.time())
         self.sent.append(
             {"message_id": message_id, "chat_id": str(chat_id), "text": text,
-             "reply_markup": markup, "date": date}
+             "reply_markup": markup, "date": date, "accepted_at": datetime.now(UTC)}
         )
         buttons = sum(len(row) for row in (markup or {}).get("inline_keyboard", []))
         log.info(

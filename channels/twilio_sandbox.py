@@ -3,8 +3,9 @@
 With no Twilio account the adapter still sends through the real SDK; the SDK's
 ``client.api.base_url`` points here, under ``/sandbox/twilio``. Only "create a message" is
 served: it checks the account and Basic auth the way Twilio does, answers 201 with a message
-resource, and keeps what was "sent" in memory for tests and the officer console. A recipient
-marked opted out gets error 21610 and a malformed number 21211, as from Twilio.
+resource, and keeps what was "sent" in memory (:attr:`TwilioSandbox.sent`). Nothing lists it over
+HTTP here: managers see it in the officer console (``/console/sandbox``), behind a session. A
+recipient marked opted out gets error 21610 and a malformed number 21211, as from Twilio.
 """
 
 from __future__ import annotations
@@ -130,8 +131,6 @@ class TwilioSandbox:
             methods=["POST"],
             response_class=JSONResponse,
         )
-        router.add_api_route("/sent", self._list_sent, methods=["GET"],
-                             response_class=JSONResponse)
         return router
 
     async def _create_message(self, sid: str, request: Request) -> JSONResponse:
@@ -162,9 +161,6 @@ class TwilioSandbox:
         log.debug("twilio sandbox: %s to %s from %s: %r",
                   message.sid, to, message.from_, message.body)
         return JSONResponse(message.resource(), status_code=201)
-
-    async def _list_sent(self) -> JSONResponse:
-        return JSONResponse([message.resource() for message in self._sent])
 
     def _authorised(self, header: str | None) -> bool:
         scheme, _, encoded = (header or "").partition(" ")

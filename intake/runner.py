@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter
 from casework.action_links import action_link_router
 from casework.console.config import console_settings
 from casework.console.routes import console_router
+from casework.console.sandbox import SandboxMessage, SandboxSent
 from casework.context import CaseworkContext, context_from_settings
 from casework.officer_replies import find_officer, handle_officer_reply
 from casework.scheduler import CaseworkScheduler
@@ -144,6 +145,38 @@ def build_adapters(
     return adapters
 
 
+def sandbox_reader(adapters: Sequence[ChannelAdapter]) -> SandboxSent | None:
+    """What the Twilio and Telegram stand-ins accepted, for the console's sandbox page; None
+    when no channel is in sandbox mode."""
+    from channels.telegram import TelegramChannel
+    from channels.twilio import TwilioChannel
+
+    twilio = [a.sandbox for a in adapters if isinstance(a, TwilioChannel) and a.sandbox]
+    telegram = [a.sandbox for a in adapters if isinstance(a, TelegramChannel) and a.sandbox]
+    if not twilio and not telegram:
+        return None
+
+    def read() -> list[SandboxMessage]:
+        found = [
+            SandboxMessage("whatsapp" if m.to.startswith("whatsapp:") else "sms", m.sid, m.to,
+                           m.body, m.date_created)
+            for box in twilio
+            for m in box.sent
+        ]
+        for box in telegram:
+            for sent in box.sent:
+                markup = sent.get("reply_markup") or {}
+                buttons = tuple(str(button.get("text", ""))
+                                for row in markup.get("inline_keyboard", []) for button in row)
+                found.append(SandboxMessage(
+                    "telegram", str(sent["message_id"]), str(sent["chat_id"]), str(sent["text"]),
+                    sent["accepted_at"], buttons,
+                ))
+        return sorted(found, key=lambda m: m.at or datetime.min.replace(tzinfo=UTC))
+
+    return read
+
+
 def build_officer_desk(context: CaseworkContext) -> OfficerDesk:
     """Messages from officers' known addresses act on cases (ACK, CONTACTED, SNOOZE, DONE)."""
 
@@ -258,6 +291,7 @@ async def serve(
         secret_key=secret,
         cookie_secure=settings.service.public_base_url.startswith("https://"),
         wake=dispatcher.wake.set,
+        sandbox=sandbox_reader(adapters),
     )
     links = action_link_router(storage, casework_context, now)
     app = create_app(settings, storage, adapters, registry, routers=[console, links])

@@ -35,6 +35,7 @@ from casework.console import auth
 from casework.console.auth import Accounts, Principal, cross_site
 from casework.console.charts import Chart, bar_chart, column_chart, percent
 from casework.console.config import ConsoleSettings
+from casework.console.sandbox import SandboxMessage, SandboxSent
 from casework.console.views import (
     STATUS_LABELS,
     QueueFilters,
@@ -74,7 +75,7 @@ STATIC_FILES: Final[dict[str, str]] = {
 }
 TEMPLATES: Final = (
     "login.html", "queue.html", "case.html", "jobs.html", "reports.html", "audit.html",
-    "notice.html", "charts.html",
+    "notice.html", "charts.html", "sandbox.html",
 )
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -157,6 +158,7 @@ def console_router(
     secret_key: str,
     cookie_secure: bool,
     wake: Callable[[], None] | None = None,
+    sandbox: SandboxSent | None = None,
 ) -> APIRouter:
     """The console's routes, to include in the app (``app.include_router(...)``).
 
@@ -167,8 +169,11 @@ def console_router(
         secret_key: signs the cookies and derives the CSRF tokens.
         cookie_secure: send cookies over HTTPS only (on whenever the public URL is https).
         wake: called after a message is queued, to wake the outbox dispatcher early.
+        sandbox: reads what the sandbox stand-ins sent (None: no channel is in sandbox mode).
     """
-    return Console(storage, settings_view, clock, secret_key, cookie_secure, wake).router()
+    return Console(
+        storage, settings_view, clock, secret_key, cookie_secure, wake, sandbox
+    ).router()
 
 
 class Console:
@@ -182,8 +187,10 @@ class Console:
         secret_key: str,
         cookie_secure: bool,
         wake: Callable[[], None] | None = None,
+        sandbox: SandboxSent | None = None,
     ) -> None:
         self.storage = storage
+        self.sandbox = sandbox
         self.settings = settings
         self.clock = clock
         self.cookie_secure = cookie_secure
@@ -217,6 +224,8 @@ class Console:
             ("/reports/monthly.csv", "GET", self._report_csv, managers),
             ("/reports/monthly.json", "GET", self._report_json, managers),
             ("/audit", "GET", self._audit, auth.AUDIT_ROLES),
+            ("/sandbox", "GET", self._sandbox, managers),
+            ("/sandbox/sent.json", "GET", self._sandbox_json, managers),
             ("/logout", "POST", self._logout, everyone),
         )
         for path, method, handler, roles in pages:
@@ -830,6 +839,31 @@ class Console:
             actor=actor or "", more=more,
         )
 
+    # --- what the sandbox stand-ins sent ----------------------------------------------------
+
+    async def _sandbox_sent(self, principal: Principal, kind: str) -> list[SandboxMessage]:
+        sent = list(self.sandbox()) if self.sandbox is not None else []
+        async with self.storage.unit_of_work() as uow:
+            await uow.audit.record(principal.actor, "sandbox.viewed", at=self.clock(),
+                                   detail={"format": kind, "messages": len(sent)})
+        return sent
+
+    async def _sandbox(self, request: Request, principal: Principal, form: Form) -> Response:
+        sent = await self._sandbox_sent(principal, "html")
+        calendar = self.settings.calendar
+        rows = [{"message": m, "when": when(calendar, m.at)} for m in reversed(sent)]
+        return await self._render("sandbox.html", principal, request=request, rows=rows,
+                                  active=self.sandbox is not None)
+
+    async def _sandbox_json(self, request: Request, principal: Principal, form: Form) -> Response:
+        sent = await self._sandbox_sent(principal, "json")
+        return _secured(
+            Response(json.dumps({"sandbox": self.sandbox is not None,
+                                 "messages": [m.as_dict() for m in sent]}, indent=2),
+                     media_type="application/json"),
+            {**NO_STORE, "Content-Disposition": 'attachment; filename="sandbox-sent.json"'},
+        )
+
     # --- rendering -----------------------------------------------------------------------------
 
     async def _static(self, name: str) -> Response:
@@ -858,6 +892,7 @@ class Console:
             prefix=PREFIX,
             notice=notice,
             here=_SECTIONS.get(name, ""),
+            sandbox_on=self.sandbox is not None,
             **context,
         )
         response = _secured(HTMLResponse(html, status_code=status), NO_STORE)
@@ -1024,6 +1059,7 @@ _SECTIONS = {
     "jobs.html": "jobs",
     "reports.html": "reports",
     "audit.html": "audit",
+    "sandbox.html": "sandbox",
 }
 
 _SCORES = {

@@ -47,12 +47,11 @@ OPEN_OUTSIDE_THE_CONSOLE = {
     ("GET", "/chat/static/{name}"): "static files",
     # Sandbox only: the stand-in APIs the real Twilio and Telegram SDKs call (each checks the
     # SDK's credentials as the real API does; mounted only without a real account).
-    ("POST", "/sandbox/twilio/2010-04-01/Accounts/{sid}/Messages.json"): "sandbox only",
-    ("GET", "/sandbox/twilio/sent"): "sandbox only",
-    ("GET", "/sandbox/telegram/bot{token}/{method}"): "sandbox only",
-    ("POST", "/sandbox/telegram/bot{token}/{method}"): "sandbox only",
-    ("GET", "/sandbox/telegram/file/bot{token}/{file_path:path}"): "sandbox only",
-    ("GET", "/sandbox/telegram/sent"): "sandbox only",
+    ("POST", "/sandbox/twilio/2010-04-01/Accounts/{sid}/Messages.json"): "sandbox: Basic auth",
+    ("GET", "/sandbox/telegram/bot{token}/{method}"): "sandbox: bot token",
+    ("POST", "/sandbox/telegram/bot{token}/{method}"): "sandbox: bot token",
+    ("GET", "/sandbox/telegram/file/bot{token}/{file_path:path}"): "sandbox: bot token",
+    # What the stand-ins sent is listed only in the console (/console/sandbox), for managers.
 }
 """Every route outside /console that answers without a console session, and why."""
 
@@ -159,6 +158,15 @@ async def test_the_whole_app_has_no_other_open_routes(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
         # No token configured (the default): nobody reads the metrics.
         assert (await client.get("/metrics")).status_code == 404
+        # The stand-in APIs answer only the SDKs' (sandbox) credentials, as the real ones do.
+        create = "/sandbox/twilio/2010-04-01/Accounts/AC" + "0" * 32 + "/Messages.json"
+        refused = await client.post(create, data={"To": "+447700900123", "Body": "hi"})
+        assert (refused.status_code, refused.json()["code"]) == (401, 20003)
+        for method in ("GET", "POST"):
+            bot = await client.request(method, "/sandbox/telegram/bot999:WRONG/getMe")
+            assert (bot.status_code, bot.json()["ok"]) == (401, False)
+        file = await client.get("/sandbox/telegram/file/bot999:WRONG/files/x")
+        assert file.status_code == 401
     with_token = settings.model_copy(update={"service": settings.service.model_copy(
         update={"metrics_token": SecretStr("t" * 32)})})
     guarded = create_app(with_token, accounts, adapters, CollectorRegistry())
