@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casework.context import CaseworkContext, context_from_settings
@@ -42,6 +43,10 @@ class ConsoleSettings:
         lockout_after: wrong passwords in a row before the account is locked.
         lockout_for: how long a locked account stays locked.
         page_size: cases per queue page.
+        evidence_dir: where the intake service keeps evidence files (``<data_dir>/evidence``);
+            None serves none.
+        failed_sign_ins_per_ip: failed sign-ins from one address before it must wait.
+        failed_sign_ins_window: how far back those failures count.
     """
 
     casework: CaseworkContext
@@ -52,6 +57,9 @@ class ConsoleSettings:
     lockout_after: int = 5
     lockout_for: timedelta = timedelta(minutes=15)
     page_size: int = 50
+    evidence_dir: Path | None = None
+    failed_sign_ins_per_ip: int = 20
+    failed_sign_ins_window: timedelta = timedelta(minutes=15)
     area_names: Mapping[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,4 +90,9 @@ def console_settings(settings: Settings, *, secret: str | None = None) -> Consol
         casework=context_from_settings(settings, secret=secret),
         areas=tuple(AreaView(a.code, a.name, tuple(a.blocks)) for a in settings.team.areas),
         service_name=settings.service.name,
+        lockout_after=settings.console.lockout_after,
+        lockout_for=settings.console.lockout_for.as_timedelta(),
+        evidence_dir=Path(settings.service.data_dir) / "evidence",
+        failed_sign_ins_per_ip=settings.console.failed_sign_ins_per_ip,
+        failed_sign_ins_window=settings.console.failed_sign_ins_window.as_timedelta(),
     )

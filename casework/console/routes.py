@@ -35,6 +35,14 @@ from casework.console import auth
 from casework.console.auth import Accounts, Principal, cross_site
 from casework.console.charts import Chart, bar_chart, column_chart, percent
 from casework.console.config import ConsoleSettings
+from casework.console.evidence import (
+    FILE_HEADERS,
+    Tampered,
+    content_disposition,
+    download_name,
+    read_evidence,
+    served_type,
+)
 from casework.console.sandbox import SandboxMessage, SandboxSent
 from casework.console.views import (
     STATUS_LABELS,
@@ -58,7 +66,7 @@ from casework.officer_replies import OfficerCommand, act
 from casework.reports import MonthlyReport, month_start, monthly_report, parse_month
 from casework.texts import when
 from intake.casefile import case_detail
-from storage.models import Case, Officer, ScheduledAction
+from storage.models import Case, Evidence, Officer, ScheduledAction
 from storage.uow import Storage, UnitOfWork
 from triage.taxonomy import CATEGORY_LABELS, Priority
 
@@ -212,6 +220,7 @@ class Console:
             ("/", "GET", self._home, everyone),
             ("/queue", "GET", self._queue, cases),
             ("/cases/{reference}", "GET", self._case, cases),
+            ("/cases/{reference}/evidence/{evidence_id}", "GET", self._evidence, cases),
             ("/cases/{reference}/acknowledge", "POST", self._acknowledge, cases),
             ("/cases/{reference}/contact", "POST", self._contact, cases),
             ("/cases/{reference}/plan", "POST", self._plan, cases),
@@ -428,6 +437,9 @@ class Console:
                     )
             team = await officers(session)
             identity = await reporter_identity(session, found)
+            evidence = list((await session.execute(
+                select(Evidence).where(Evidence.case_id == found.id).order_by(Evidence.id)
+            )).scalars())
             reach = await JobContext(UnitOfWork(session), self.settings.casework, now).reporter(
                 found
             )
@@ -505,12 +517,52 @@ class Console:
                                                          e.actor)) for e in history],
             audit=[(e, when(calendar, e.at)) for e in events] if principal.is_admin else None,
             assignable=[o for o in team if o.active and o.role in ("officer", "manager", "admin")],
+            evidence=[{"item": e, "kept": _kept(e)} for e in evidence],
             graffiti=graffiti,
             graffiti_removed=when(calendar, found.graffiti_removed_at),
             message_id=str(uuid.uuid4()),
             max_message=MAX_MESSAGE_CHARS,
             open=found.status != "closed",
         )
+
+    async def _evidence(self, request: Request, principal: Principal, form: Form) -> Response:
+        """One evidence file of a case this person may open, as a download (never rendered)."""
+        reference = request.path_params["reference"]
+        missing = "There is no such evidence on a case you can open."
+        try:
+            evidence_id = int(request.path_params["evidence_id"])
+        except ValueError:
+            raise _Refused(404, missing) from None
+        async with self.storage.session() as session:
+            found = await case_for(session, reference, principal)
+            item = await session.get(Evidence, evidence_id) if found is not None else None
+        if found is None or item is None or item.case_id != found.id:
+            raise _Refused(404, missing)
+        folder = self.settings.evidence_dir
+        try:
+            data = (
+                await asyncio.to_thread(read_evidence, folder, item.sha256)
+                if folder is not None else None
+            )
+        except Tampered:
+            log.error("console: evidence %d of %s does not match its SHA-256; not served",
+                      item.id, found.reference)
+            raise _Refused(409, "This file has changed since it was received, so it is not "
+                                "served. Tell your administrator.") from None
+        if data is None:
+            raise _Refused(404, "This file was not kept (too large, or never fetched).")
+        if is_sensitive(found):
+            # R-19: a hate or domestic-abuse case's evidence is special category data.
+            async with self.storage.unit_of_work() as uow:
+                await uow.audit.record(
+                    principal.actor, "evidence.downloaded", case_id=found.id, at=self.clock(),
+                    detail={"evidence": item.id, "sha256": item.sha256, "role": principal.role},
+                )
+        kind = served_type(item.content_type)
+        name = download_name(item.filename, f"{found.reference}-evidence-{item.id}", kind)
+        response = _secured(Response(data, media_type=kind))
+        response.headers.update({**FILE_HEADERS, "Content-Disposition": content_disposition(name)})
+        return response
 
     async def _command(
         self, principal: Principal, reference: str, verb: str, rest: str = "",
@@ -995,6 +1047,11 @@ def _query_link(params: Mapping[str, str]) -> str:
 def _minutes(length: timedelta) -> str:
     minutes = int(length.total_seconds() // 60)
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _kept(item: Evidence) -> bool:
+    """Whether the intake service kept the file itself (not only a link to fetch it)."""
+    return bool(item.stored_at) and item.stored_at != "not fetched" and "://" not in item.stored_at
 
 
 def _when_iso(calendar: Any, value: str | None) -> str:
