@@ -61,10 +61,10 @@ from casework.console.views import (
     staff_messages,
     update_every,
 )
-from casework.context import JobContext
+from casework.context import JobContext, officer_routes
 from casework.officer_replies import OfficerCommand, act
 from casework.reports import MonthlyReport, month_start, monthly_report, parse_month
-from casework.texts import when
+from casework.texts import category_words, when
 from intake.casefile import case_detail
 from storage.models import Case, Evidence, Officer, ScheduledAction
 from storage.uow import Storage, UnitOfWork
@@ -124,6 +124,7 @@ HISTORY_ACTIONS: Final = frozenset(
         "reporter.messaged",
         "action_plan.agreed",
         "case.assigned",
+        "assignment.alert_sent",
         "case.closed",
         "closure.note",
         "case_review.flagged",
@@ -513,8 +514,9 @@ class Console:
             incidents=[{**i, "when": _when_iso(calendar, i["at"])} for i in detail["incidents"]],
             actions=[{**a, "when": _when_iso(calendar, a["due_at"])}
                      for a in detail["scheduled_actions"]],
-            history=[(e, when(calendar, e.at), names.get(e.actor.removeprefix("officer:"),
-                                                         e.actor)) for e in history],
+            history=[(e, when(calendar, e.at),
+                      names.get(e.actor.removeprefix("officer:"), e.actor),
+                      _history_words(e.action, e.detail, names)) for e in history],
             audit=[(e, when(calendar, e.at)) for e in events] if principal.is_admin else None,
             assignable=[o for o in team if o.active and o.role in ("officer", "manager", "admin")],
             evidence=[{"item": e, "kept": _kept(e)} for e in evidence],
@@ -728,12 +730,60 @@ class Console:
             if found.status == "closed":
                 raise _Refused(409, f"{found.reference} is closed.")
             before = found.officer_id
+            if before == officer.id:
+                raise _Refused(409, f"{found.reference} is already with {officer.name}.")
             found.officer_id, found.updated_at = officer.id, now
             await uow.audit.record(
                 principal.actor, "case.assigned", case_id=found.id, at=now,
                 detail={"from": before, "to": officer.id},
             )
-        return self._back_to_case(reference, f"{found.reference} is now with {officer.name}.")
+            told = None
+            if officer.id != principal.officer_id:
+                # The same path as every officer alert: a message on their alert channel,
+                # queued in this transaction, with the one-click links.
+                ctx = JobContext(uow, self.settings.casework, now,
+                                 worker=f"console:{principal.officer_id}")
+                previous = await uow.session.get(Officer, before) if before else None
+                words = self._assignment_words(
+                    found, principal, previous.name if previous else before
+                )
+                contacted = found.first_contact_at is not None
+                if ctx.tell_officer(
+                    officer,
+                    f"console:{found.id}:assigned:{uuid.uuid4()}",
+                    ctx.texts.text("officer.assigned.contacted" if contacted
+                                   else "officer.assigned", **words),
+                    case=found,
+                    subject=ctx.texts.text("officer.assigned.subject", **words),
+                    links=() if contacted else ("ack", "contacted"),
+                ):
+                    told = officer_routes(officer)[0][0]
+                    ctx.audit("assignment.alert_sent", case_id=found.id, actor=principal.actor,
+                              detail={"officer": officer.id, "channel": told})
+                await ctx.flush()
+        if told is not None and self.wake is not None:
+            self.wake()
+        notice = f"{found.reference} is now with {officer.name}."
+        if told is not None:
+            notice += f" They have been sent an alert {_channel_words(told)}."
+        elif officer.id != principal.officer_id:
+            notice += " They have no address for alerts: tell them yourself."
+        return self._back_to_case(reference, notice)
+
+    def _assignment_words(self, found: Case, principal: Principal, before: str | None
+                          ) -> dict[str, str]:
+        calendar = self.settings.calendar
+        return {
+            "reference": found.reference,
+            "priority": found.priority,
+            "category": category_words(found.category),
+            "area": f", {found.area_code}" if found.area_code else "",
+            "received": when(calendar, found.received_at),
+            "deadline": when(calendar, found.deadline_at),
+            "contacted": when(calendar, found.first_contact_at),
+            "by": principal.name,
+            "from": f" (from {before})" if before else "",
+        }
 
     async def _close(self, request: Request, principal: Principal, form: Form) -> Response:
         reference = request.path_params["reference"]
@@ -1047,6 +1097,18 @@ def _query_link(params: Mapping[str, str]) -> str:
 def _minutes(length: timedelta) -> str:
     minutes = int(length.total_seconds() // 60)
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _history_words(action: str, detail: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """What a history line adds to its action's name, for the events that need it."""
+    if action == "case.assigned":
+        to = names.get(str(detail.get("to")), str(detail.get("to")))
+        before = detail.get("from")
+        return f"to {to}" + (f" (was {names.get(str(before), str(before))})" if before else "")
+    if action == "assignment.alert_sent":
+        officer = names.get(str(detail.get("officer")), str(detail.get("officer")))
+        return f"{officer} alerted {_channel_words(str(detail.get('channel')))}"
+    return ""
 
 
 def _kept(item: Evidence) -> bool:

@@ -286,3 +286,57 @@ async def test_caretakers_see_graffiti_jobs_without_personal_data_and_mark_them_
     assert "recorded as removed" in board.text and "Removed" in board.text
     told = await outbox_for(accounts, case.id)
     assert any(m.channel == "sms" and m.recipient == "+447700900123" for m in told)
+
+
+async def assignment_alerts(storage: Storage, case_id: int) -> list[OutboxMessage]:
+    return [m for m in await outbox_for(storage, case_id) if ":assigned:" in m.idempotency_key]
+
+
+async def test_the_newly_assigned_officer_is_alerted_and_the_history_shows_it(
+    browser: Browser, accounts: Storage, casework: CaseworkContext, clock: Clock
+) -> None:
+    case = await open_case(accounts, casework, clock.now)  # with amara
+    await browser.sign_in("chloe")
+    await browser.get(f"/console/cases/{case.reference}")
+    moved = await browser.post(f"/console/cases/{case.reference}/assign", {"officer": "ben"})
+    assert moved.status_code == 303
+    page = await browser.get(moved.headers["location"])
+    assert f"{case.reference} is now with Ben Walsh. They have been sent an alert by text message." in page.text
+
+    [alert] = await assignment_alerts(accounts, case.id)
+    assert (alert.channel, alert.recipient, alert.officer_id, alert.status) == (
+        "sms", "+447700900002", "ben", "pending")
+    assert alert.body.startswith(f"Chloe Patel has given you {case.reference} (from Amara Okafor)")
+    assert f"Reply ACK {case.reference}" in alert.body
+    assert "Ben Walsh alerted by text message" in page.text
+    assert "to Ben Walsh (was Amara Okafor)" in page.text
+
+    # Again to Olu, who is alerted on Telegram; then to the same officer: nothing new.
+    await browser.post(f"/console/cases/{case.reference}/assign", {"officer": "olu"})
+    same = await browser.post(f"/console/cases/{case.reference}/assign", {"officer": "olu"})
+    assert same.status_code == 409 and "already with Olu Adeyemi" in same.text
+    alerts = await assignment_alerts(accounts, case.id)
+    assert [(m.channel, m.recipient) for m in alerts] == [
+        ("sms", "+447700900002"), ("telegram", "5550001")]
+    async with accounts.session() as session:
+        told = (await session.execute(
+            select(AuditEvent.detail).where(AuditEvent.action == "assignment.alert_sent")
+            .order_by(AuditEvent.id))).scalars().all()
+    assert told == [{"officer": "ben", "channel": "sms"}, {"officer": "olu", "channel": "telegram"}]
+
+
+async def test_an_email_alert_carries_the_one_click_links_and_taking_a_case_yourself_sends_none(
+    browser: Browser, accounts: Storage, casework: CaseworkContext, clock: Clock
+) -> None:
+    case = await open_case(accounts, casework, clock.now, officer_id=None)
+    await browser.sign_in("chloe")
+    await browser.get(f"/console/cases/{case.reference}")
+    await browser.post(f"/console/cases/{case.reference}/assign", {"officer": "amara"})
+    [alert] = await assignment_alerts(accounts, case.id)
+    assert (alert.channel, alert.recipient) == ("email", "amara@example.org")
+    assert alert.body.startswith(f"Chloe Patel has given you {case.reference} (")
+    assert "Act on it with one click:" in alert.body and "/officer/act/" in alert.body
+    taken = await browser.post(f"/console/cases/{case.reference}/assign", {"officer": "chloe"})
+    page = await browser.get(taken.headers["location"])
+    assert f"{case.reference} is now with Chloe Patel." in page.text
+    assert len(await assignment_alerts(accounts, case.id)) == 1
