@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, Counter
+from starlette.types import ASGIApp
 
 from casework.action_links import action_link_router
 from casework.console.config import console_settings
@@ -177,6 +178,23 @@ def sandbox_reader(adapters: Sequence[ChannelAdapter]) -> SandboxSent | None:
     return read
 
 
+def http_config(app: ASGIApp, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+    """uvicorn as ``intake serve`` runs it. X-Forwarded-For (and -Proto) are believed only
+    from ``http.trusted_proxies``: otherwise a request's client is the connection's address,
+    whoever claims otherwise (the console counts failed sign-ins by it)."""
+    trusted = list(settings.http.trusted_proxies)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.service.log_level.lower(),
+        lifespan="off",
+        access_log=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
+
+
 def build_officer_desk(context: CaseworkContext) -> OfficerDesk:
     """Messages from officers' known addresses act on cases (ACK, CONTACTED, SNOOZE, DONE)."""
 
@@ -295,16 +313,7 @@ async def serve(
     )
     links = action_link_router(storage, casework_context, now)
     app = create_app(settings, storage, adapters, registry, routers=[console, links])
-    server = _Server(
-        uvicorn.Config(
-            app,
-            host=host or settings.http.host,
-            port=port if port is not None else settings.http.port,
-            log_level=settings.service.log_level.lower(),
-            lifespan="off",
-            access_log=False,
-        )
-    )
+    server = _Server(http_config(app, settings, host=bind_host, port=bind_port))
     scheduler = AsyncIOScheduler(timezone=settings.policy.timezone)
     casework = CaseworkScheduler(
         storage, casework_context, worker=worker, clock=now, scheduler=scheduler

@@ -14,6 +14,13 @@ Wrong passwords are counted per account: after ``lockout_after`` in a row the ac
 for ``lockout_for`` (``intake users unlock`` ends it sooner). An unknown name costs the same
 hashing time as a known one and gets the same answer, so the form does not tell who has an
 account.
+
+Failed sign-ins are also counted per client address (:class:`FailedSignIns`), whatever account
+they tried: after ``failed_sign_ins_per_ip`` within ``failed_sign_ins_window`` that address gets
+429 until the oldest of them is older than the window, without its password being checked. The
+address is the connection's, as everywhere in the app: uvicorn replaces it with the
+X-Forwarded-For client only for connections from ``http.trusted_proxies``. IPv6 addresses count
+per /64 (one subscriber's block). The counts live in this process's memory.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import secrets
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -371,6 +380,75 @@ class Accounts:
     def _mac(self, purpose: str, value: str) -> str:
         message = f"console-{purpose}:{value}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, for counting: the client's address (an IPv6 address's /64)."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)
+
+
+class FailedSignIns:
+    """Failed sign-ins per client address in a sliding window, in this process's memory.
+
+    Args:
+        allowed: failures within ``window`` before the address must wait.
+        window: how long a failure counts.
+        clock: the time now.
+        most_addresses: addresses remembered at once; the least recently failing are forgotten
+            first, so a flood of addresses cannot exhaust memory.
+    """
+
+    def __init__(
+        self,
+        allowed: int,
+        window: timedelta,
+        clock: Callable[[], datetime],
+        most_addresses: int = 50_000,
+    ) -> None:
+        self.allowed = allowed
+        self.window = window
+        self.clock = clock
+        self.most_addresses = most_addresses
+        self._failures: OrderedDict[str, deque[datetime]] = OrderedDict()
+
+    def _recent(self, address: str) -> deque[datetime] | None:
+        failures = self._failures.get(address)
+        if failures is None:
+            return None
+        since = self.clock() - self.window
+        while failures and failures[0] <= since:
+            failures.popleft()
+        if not failures:
+            del self._failures[address]
+            return None
+        return failures
+
+    def wait(self, address: str) -> timedelta | None:
+        """How long ``address`` must wait before trying again, or None if it may try now."""
+        failures = self._recent(address)
+        if failures is None or len(failures) < self.allowed:
+            return None
+        return failures[-self.allowed] + self.window - self.clock()
+
+    def failed(self, address: str) -> bool:
+        """Count a failure; True if the address must now wait."""
+        failures = self._recent(address)
+        if failures is None:
+            failures = self._failures[address] = deque(maxlen=self.allowed)
+        failures.append(self.clock())
+        self._failures.move_to_end(address)
+        while len(self._failures) > self.most_addresses:
+            self._failures.popitem(last=False)
+        return len(failures) >= self.allowed
 
 
 def cross_site(request: Request) -> str | None:

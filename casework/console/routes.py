@@ -32,7 +32,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from sqlalchemy import select, update
 
 from casework.console import auth
-from casework.console.auth import Accounts, Principal, cross_site
+from casework.console.auth import (
+    Accounts,
+    FailedSignIns,
+    Principal,
+    client_address,
+    cross_site,
+)
 from casework.console.charts import Chart, bar_chart, column_chart, percent
 from casework.console.config import ConsoleSettings
 from casework.console.evidence import (
@@ -205,6 +211,9 @@ class Console:
         self.cookie_secure = cookie_secure
         self.wake = wake
         self.accounts = Accounts(storage, settings, clock, secret_key, cookie_secure)
+        self.failed_sign_ins = FailedSignIns(
+            settings.failed_sign_ins_per_ip, settings.failed_sign_ins_window, clock
+        )
         self._notices = URLSafeTimedSerializer(secret_key, salt="console.notice")
         self._assets: _Assets | None = None
         self._assets_lock = asyncio.Lock()
@@ -329,6 +338,19 @@ class Console:
         return response
 
     async def _login(self, request: Request) -> Response:
+        address = client_address(request)
+        wait = self.failed_sign_ins.wait(address)
+        if wait is not None:
+            response = await self._login_form(
+                request, next_url=None, status=429,
+                error=(
+                    "Too many failed sign-ins from your network. For everyone's safety, "
+                    f"please wait {_minutes_up(wait)} before trying again, or ask an "
+                    "administrator."
+                ),
+            )
+            response.headers["Retry-After"] = str(max(1, int(wait.total_seconds() + 0.999)))
+            return response
         try:
             if cross_site(request) is not None:
                 raise _Refused(403, "x")
@@ -348,6 +370,16 @@ class Console:
             )
         signed_in = await self.accounts.sign_in(username, form.get("password", ""))
         if signed_in.token is None:
+            if self.failed_sign_ins.failed(address):
+                log.warning("console: sign-ins from %s paused after %d failures", address,
+                            self.settings.failed_sign_ins_per_ip)
+                async with self.storage.unit_of_work() as uow:
+                    await uow.audit.record(
+                        "anonymous", "console.address_paused", at=self.clock(),
+                        detail={"address": address,
+                                "failures": self.settings.failed_sign_ins_per_ip,
+                                "for": str(self.settings.failed_sign_ins_window)},
+                    )
             return await self._login_form(
                 request, next_url=next_url, status=401, username=username,
                 error=(
@@ -1092,6 +1124,11 @@ def _safe_next(value: str | None) -> str | None:
 
 def _query_link(params: Mapping[str, str]) -> str:
     return "?" + urlencode(params)
+
+
+def _minutes_up(length: timedelta) -> str:
+    """A wait in whole minutes, rounded up (at least one)."""
+    return _minutes(timedelta(minutes=max(1, -(-int(length.total_seconds()) // 60))))
 
 
 def _minutes(length: timedelta) -> str:
