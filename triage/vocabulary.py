@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
-from itertools import accumulate
 from typing import Any, NamedTuple
 
 import yaml
@@ -226,9 +225,7 @@ def _first_words(
     found.add((word, False))
 
 
-def second_words(
-    pattern: str, limit: int = _MAX_FIRST_WORDS
-) -> dict[str, frozenset[str] | None]:
+def second_words(pattern: str, limit: int = _MAX_FIRST_WORDS) -> dict[str, frozenset[str] | None]:
     """Per first word of a phrase, the exact words that can follow it (None: any word).
 
     Used for phrases that start with a common word ("the", "my"): after such a word they are
@@ -403,19 +400,16 @@ class _Phrase:
     """When set, the phrase is only tried where one of these words comes second."""
     required: frozenset[str] | None = None
     """When set, the phrase is only tried in a text holding one of these words."""
+    needs: tuple[frozenset[str], ...] = ()
+    """Every set of words of which the text must hold one (see :func:`required_words`)."""
 
 
-_Entry = tuple[Callable[[str, int], "re.Match[str] | None"], _Phrase]
-_Group = tuple[frozenset[str] | None, tuple[_Entry, ...]]
-_Candidates = tuple[tuple[_Group, ...], dict[str, tuple[_Group, ...]]]
-
-
-def _grouped(phrases: Iterable[_Phrase]) -> tuple[_Group, ...]:
-    """Phrases gathered by the words they need, so one check passes over all of a group."""
-    groups: dict[frozenset[str] | None, list[_Entry]] = {}
-    for phrase in phrases:
-        groups.setdefault(phrase.required, []).append((phrase.pattern.match, phrase))
-    return tuple((required, tuple(entries)) for required, entries in groups.items())
+_Info = tuple[int, str, int, str, bool]
+"""What a hit records: table number, label, weight, tag, and whether a negator cancels it."""
+_Entry = tuple[frozenset[str] | None, Callable[[str, int], "re.Match[str] | None"], _Info]
+"""A phrase to try: the words it needs (one of them), its matcher, and what it records."""
+_Entries = tuple[_Entry, ...]
+_Candidates = tuple[_Entries, dict[str, _Entries]]
 _NO_CANDIDATES: _Candidates = ((), {})
 
 
@@ -479,10 +473,10 @@ class PhraseGroup:
                     compiled = re.compile(" (?:" + pattern + ")(?= )")
                 except re.error as exc:
                     raise ValueError(f"bad phrase in table {table.label!r}: {exc}") from exc
-                required = next(iter(required_words(pattern)), None)
-                phrase = _Phrase(number, compiled, weight, tag, None, required)
+                needs = required_words(pattern)
+                phrase = _Phrase(number, compiled, weight, tag, None, next(iter(needs), None))
                 if words is None:
-                    self._anywhere.append(phrase)
+                    self._anywhere.append(replace(phrase, needs=needs))
                     continue
                 for word, exact in words:
                     second = seconds.get(word) if exact else None
@@ -491,12 +485,24 @@ class PhraseGroup:
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
         self._by_token: dict[str, _Candidates] = {}
 
+    def _entries(self, phrases: Iterable[_Phrase]) -> _Entries:
+        """Phrases gathered by the words they need, flattened for the inner loop."""
+        groups: dict[frozenset[str] | None, list[_Phrase]] = {}
+        for phrase in phrases:
+            groups.setdefault(phrase.required, []).append(phrase)
+        entries: list[_Entry] = []
+        for required, members in groups.items():
+            for phrase in members:
+                table = self.tables[phrase.table]
+                info = (phrase.table, table.label, phrase.weight, phrase.tag, table.negatable)
+                entries.append((required, phrase.pattern.match, info))
+        return tuple(entries)
+
     def _candidates(self, token: str) -> _Candidates:
         """The phrases that can start at a word (memoised: words repeat across reports).
 
-        Returned as the phrases to try whatever follows, and the phrases to try only before a
-        given second word; each gathered by the words they need (see :func:`_grouped`), as
-        flat tuples for a fast inner loop.
+        Returned as the phrases to try whatever follows, and per second word the phrases to
+        try before it: those same phrases, then the ones that need that second word.
         """
         cached = self._by_token.get(token)
         if cached is not None:
@@ -519,7 +525,8 @@ class PhraseGroup:
             else:
                 for word in phrase.second:
                     by_second.setdefault(word, []).append(phrase)
-        result = (_grouped(anywhere), {word: _grouped(p) for word, p in by_second.items()})
+        first = self._entries(anywhere)
+        result = (first, {word: first + self._entries(p) for word, p in by_second.items()})
         self._by_token[token] = result
         return result
 
@@ -528,42 +535,45 @@ class PhraseGroup:
         padded = f" {text} "
         found: list[list[Hit]] = [[] for _ in self.tables]
         tokens = text.split(" ")
+        following = tokens[1:]
+        following.append("")
         present = frozenset(tokens)
         by_token = self._by_token
         candidates = self._candidates
-        record = self._record
-        ends = list(accumulate(map(len, tokens)))
-        last = len(tokens) - 1
-        for index, token in enumerate(tokens):
+        new_hit = tuple.__new__
+        negated: dict[int, bool] = {}
+        end = -1
+        for token, after in zip(tokens, following, strict=True):
+            start = end + 1
+            end = start + len(token)
             cached = by_token.get(token)
             if cached is None:
                 cached = candidates(token)
-            if cached is _NO_CANDIDATES:
-                continue
-            position = ends[index] - len(token) + index
-            anywhere, by_second = cached
-            for required, entries in anywhere:
+            entries, by_second = cached
+            if by_second:
+                entries = by_second.get(after, entries)
+            for required, match_at, info in entries:
                 if required is not None and required.isdisjoint(present):
                     continue
-                for match_at, phrase in entries:
-                    match = match_at(padded, position)
-                    if match:
-                        record(found, phrase, text, position, match.end() - 1)
-            if not by_second:
-                continue
-            seconds = by_second.get(tokens[index + 1] if index < last else "")
-            if seconds is None:
-                continue
-            for required, entries in seconds:
-                if required is not None and required.isdisjoint(present):
+                match = match_at(padded, start)
+                if match is None:
                     continue
-                for match_at, phrase in entries:
-                    match = match_at(padded, position)
-                    if match:
-                        record(found, phrase, text, position, match.end() - 1)
+                number, label, weight, tag, negatable = info
+                if negatable:
+                    cancelled = negated.get(start)
+                    if cancelled is None:
+                        cancelled = negated[start] = negation().negates(text, start)
+                    if cancelled:
+                        continue
+                stop = match.end() - 1
+                found[number].append(
+                    new_hit(Hit, (label, weight, start, stop, text[start:stop], tag))
+                )
         for phrase in self._anywhere:
+            if any(map(present.isdisjoint, phrase.needs)):
+                continue  # it cannot match without one word of each of these sets
             for match in phrase.pattern.finditer(padded):
-                record(found, phrase, text, match.start(), match.end() - 1)
+                self._record(found, phrase, text, match.start(), match.end() - 1)
         return found
 
     def _record(
