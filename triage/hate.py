@@ -27,6 +27,7 @@ from triage.vocabulary import (
     Masks,
     PhraseGroup,
     PhraseTable,
+    expand,
     expand_macros,
     load_data,
     quote_all,
@@ -101,6 +102,7 @@ class HateVocabulary:
     identity_masks: Masks
     hostility: PhraseTable
     compose: tuple[_Compose, ...]
+    disclaimers: re.Pattern[str] | None = None
 
     @property
     def tables(self) -> tuple[PhraseTable, ...]:
@@ -166,7 +168,16 @@ def hate_vocabulary() -> HateVocabulary:
         identity_masks=Masks("identity_mask", data.get("identity_masks") or (), macros),
         hostility=hostility,
         compose=compose,
+        disclaimers=_disclaimers(data.get("disclaimers") or (), macros),
     )
+
+
+def _disclaimers(phrases: Sequence[object], macros: Mapping[str, str]) -> re.Pattern[str] | None:
+    """The reporter's own "it's not because of who we are", as one pattern (None if none)."""
+    if not phrases:
+        return None
+    body = "|".join(expand(str(phrase), macros) for phrase in phrases)
+    return re.compile(r"(?<![^ ])(?:" + body + r")(?![^ ])")
 
 
 @lru_cache(maxsize=1)
@@ -248,6 +259,8 @@ def judge_hate(report: NormalisedText, hits: Sequence[list[Hit]]) -> HateFinding
             at += len(tables)
         if hostility:
             composed = _composed(vocabulary, victims, Masks.keep(hostility, masked), report.text)
+        if composed and vocabulary.disclaimers and vocabulary.disclaimers.search(report.text):
+            composed = []
     found = direct + composed
     if not found:
         return HateFinding(hate=False, strands=(), hits=(), reasons=())

@@ -93,6 +93,13 @@ NOT_ASB_CASES = [
     "upstairs have friends round most Saturdays, chatting and laughing till about 10",
     "next door's cat flap bangs when the cat comes in at night",
     "the smell of incense from downstairs, doesn't bother me much, just wondered",
+    # the reporter says it is no trouble, joking between friends, everyday life
+    "just giving you a heads up, next door are having their bathroom refitted this week 8 till 4",
+    "my mate opposite says he'll kill me for a cuppa haha, anyway when are the bins collected",
+    "the lady at 6 dries her washing on her balcony railings, is that allowed?",
+    "fireworks over the fence on bonfire night, no damage, just letting you know",
+    "the couple below argue now and then, nothing threatening, I'm not complaining",
+    "upstairs had a wake after the funeral, lots of people in the garden, all fine",
 ]
 
 REAL_ASB_WITH_EVERYDAY_WORDS = [
@@ -109,6 +116,9 @@ REAL_ASB_WITH_EVERYDAY_WORDS = [
     "the man next door whistles at my daughter and makes comments about her body",
     "neighbour hoovers at 3am every night to annoy me since I complained",
     "it was a bit loud but then he threatened me when I knocked",
+    "they go out and leave the baby on its own most nights, it cries for hours",
+    "upstairs hoover at midnight every night after I asked them to stop",
+    "the man in flat 2 keeps charging his e-scooter on the landing and leaves it overnight",
 ]
 
 

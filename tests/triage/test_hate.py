@@ -133,6 +133,10 @@ HATE_IN_OTHER_WORDS = [
     "he spat at my wife and shouted go home",
     "they keep telling the other residents we bring disease, we moved here from Eritrea",
     "she has hung a picture of a burnt bible facing our windows",
+    "someone keeps smearing dog mess on the ramp to my door, I'm the only one in a wheelchair in the close",
+    "stickers saying 'remigration now' stuck on our door and nobody else's",
+    "he says his kids shouldn't have to see two men holding hands and spat at us",
+    "the lads at the shop call my dad 'the taliban' because of his beard",
 ]
 
 NOT_HATE_CASES = [
@@ -168,6 +172,7 @@ NOT_HATE_CASES = [
     "my neighbour is Polish and we get on fine, I'm just asking about the bins",
     "I have mental health problems and the dog barking all day is getting me down",
     "my son's friends came round and ate all his crisps, the kids were very loud",
+    "I'm Jewish and the boy upstairs kicks his ball at my door, I don't think it's anything to do with religion, he does it to everyone",
 ]
 
 
