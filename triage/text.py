@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
 from operator import add
 
 from rapidfuzz import process
@@ -30,12 +29,27 @@ _ING_WORD = re.compile(r"(?<![a-z\\])([a-z]{3,}ing)(?![a-z])")
 _TOKEN_RE = re.compile(r"[a-z0-9*#@$]+(?:['’][a-z0-9*#@$]+)*|[.!?;]+")
 _SENTENCE_END = "."
 _CENSOR_CHARS = frozenset("*#@$")
-_LEET = str.maketrans({"4": "a", "@": "a", "1": "i", "!": "i", "3": "e", "0": "o", "$": "s",
-                       "5": "s", "7": "t"})
-_CHARACTER_FOLDS = str.maketrans({
-    "‘": "'", "’": "'", "ʼ": "'", "`": "'", "´": "'", "“": '"', "”": '"', "–": " ", "—": " ",
-    "&": " and ", "/": " ", "_": " ", "-": " ", "+": " and ",
-})
+_LEET = str.maketrans(
+    {"4": "a", "@": "a", "1": "i", "!": "i", "3": "e", "0": "o", "$": "s", "5": "s", "7": "t"}
+)
+_CHARACTER_FOLDS = str.maketrans(
+    {
+        "‘": "'",
+        "’": "'",
+        "ʼ": "'",
+        "`": "'",
+        "´": "'",
+        "“": '"',
+        "”": '"',
+        "–": " ",
+        "—": " ",
+        "&": " and ",
+        "/": " ",
+        "_": " ",
+        "-": " ",
+        "+": " and ",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +60,18 @@ class NormalisedText:
         text: Normalised words joined by single spaces, with ``.`` for sentence ends.
         words: The normalised words, in order.
         written: For each normalised word, the word as the reporter wrote it.
-        starts: For each normalised word, its offset in ``text``.
     """
 
     text: str
     words: tuple[str, ...]
     written: tuple[str, ...]
-    starts: tuple[int, ...]
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        """For each normalised word, its offset in ``text``."""
+        starts = list(accumulate(map(add, map(len, self.words), repeat(1)), initial=0))
+        starts.pop()
+        return tuple(starts)
 
     def quote(self, start: int, end: int) -> str:
         """The reporter's own words behind ``text[start:end]``.
@@ -65,8 +84,12 @@ class NormalisedText:
             The written words covering that span, joined by spaces, with repeats removed
             (one written word may have been expanded into several).
         """
-        first = max(bisect_right(self.starts, start) - 1, 0)
-        last = max(bisect_right(self.starts, max(end - 1, start)) - 1, first)
+        # Words are joined by single spaces: the word at an offset is the number of spaces
+        # before it.
+        first = self.text.count(" ", 0, start)
+        last = first + self.text.count(" ", start, max(end - 1, start))
+        if first == last:
+            return self.written[first] if first < len(self.written) else ""
         quoted: list[str] = []
         for word in self.written[first : last + 1]:
             if not quoted or quoted[-1] != word:
@@ -140,12 +163,15 @@ def _uncensor(word: str) -> str:
         return word
     if any(ch in _CENSOR_CHARS for ch in word):
         pieces = re.split(r"([*#@$]+)", word)
-        pattern = re.compile("".join(
-            f".{{{max(len(piece) - 1, 1)},{len(piece) + 1}}}" if piece[0] in _CENSOR_CHARS
-            else re.escape(piece.translate(_LEET))
-            for piece in pieces
-            if piece
-        ))
+        pattern = re.compile(
+            "".join(
+                f".{{{max(len(piece) - 1, 1)},{len(piece) + 1}}}"
+                if piece[0] in _CENSOR_CHARS
+                else re.escape(piece.translate(_LEET))
+                for piece in pieces
+                if piece
+            )
+        )
         for target in shorthand.censor_targets:
             if len(target) - 2 <= len(word) <= len(target) + 2 and pattern.fullmatch(target):
                 return target
@@ -202,14 +228,83 @@ def normalise(text: str) -> NormalisedText:
         The normalised text with a map back to the reporter's words.
     """
     shorthand = _shorthand()
-    if not text.isascii():
+    if text.isascii():
+        text = _strip_quoted_history(text, shorthand)
+        for char, folded in _ASCII_FOLDS:
+            if char in text:
+                text = text.replace(char, folded)
+        raw = _tokens(text.lower())
+    else:
         text = unicodedata.normalize("NFKC", text)
-    text = _strip_quoted_history(text, shorthand).translate(_CHARACTER_FOLDS).lower()
-    raw = _TOKEN_RE.findall(text)
-    plain = [t.replace("'", "") for t in raw]
+        text = _strip_quoted_history(text, shorthand).translate(_CHARACTER_FOLDS)
+        raw = _TOKEN_RE.findall(text.lower())
+    if not raw:
+        return NormalisedText(text="", words=(), written=())
+    plain = [t.replace("'", "") for t in raw] if "'" in text else raw
+    if not shorthand.digit_words.keys().isdisjoint(plain):
+        return _normalised_slowly(raw, plain, shorthand)
+    expanded = list(map(_expanded_text, plain))
+    if _SPACED and not _SPACED.isdisjoint(plain):
+        return _normalised_slowly(raw, plain, shorthand)
+    if "" in expanded:  # a word expanded to nothing
+        words = tuple(chain.from_iterable(part.split() for part in expanded))
+        joined = " ".join(words)
+    else:
+        joined = " ".join(expanded)
+        words = tuple(joined.split(" "))
+    if len(words) == len(raw):
+        written = tuple(raw)
+    else:
+        written = tuple(raw[index] for index, part in enumerate(expanded) for _ in part.split())
+    return NormalisedText(text=joined, words=words, written=written)
+
+
+def _normalised_slowly(raw: list[str], plain: list[str], shorthand: _Shorthand) -> NormalisedText:
+    """The same, word by word: "2" or "4" read beside their neighbours, or a word whose
+    canonical form holds a space."""
+    expanded = _with_digit_words(plain, shorthand)
+    words = tuple(word for parts in expanded for word in parts)
+    written = tuple(raw[index] for index, parts in enumerate(expanded) for _ in parts)
+    return NormalisedText(text=" ".join(words), words=words, written=written)
+
+
+_ASCII_FOLDS = tuple(
+    (char, folded)
+    for char, folded in {chr(k): v for k, v in _CHARACTER_FOLDS.items()}.items()
+    if char.isascii()
+)
+"""The folds that apply to ASCII text, done with ``str.replace`` (none folds into another)."""
+
+
+def _tokens(text: str) -> list[str]:
+    """``_TOKEN_RE.findall(text)`` for ASCII text, quicker: most words need no expression."""
+    tokens: list[str] = []
+    for chunk in text.split():
+        if chunk.isalnum():
+            tokens.append(chunk)
+        else:
+            tokens += _TOKEN_RE.findall(chunk)
+    return tokens
+
+
+_SPACED: set[str] = set()
+"""Words whose canonical form holds a space (a vocabulary target such as "ice cream")."""
+
+
+@lru_cache(maxsize=65536)
+def _expanded_text(word: str) -> str:
+    """:func:`_expand_word` as one string, its words joined by spaces."""
+    parts = _expand_word(word)
+    if any(" " in part for part in parts):
+        _SPACED.add(word)
+    return " ".join(parts)
+
+
+def _with_digit_words(plain: list[str], shorthand: _Shorthand) -> list[tuple[str, ...]]:
+    """Expand words, reading "2" and "4" as words beside the verbs they go with."""
     digit_words, neighbours = shorthand.digit_words, shorthand.digit_word_neighbours
     last = len(plain) - 1
-    expanded = [
+    return [
         (digit_words[token],)
         if token in digit_words
         and (
@@ -219,10 +314,3 @@ def normalise(text: str) -> NormalisedText:
         else _expand_word(token)
         for index, token in enumerate(plain)
     ]
-    words = [word for parts in expanded for word in parts]
-    written = [raw[index] for index, parts in enumerate(expanded) for _ in parts]
-    starts = list(accumulate(map(add, map(len, words), repeat(1)), initial=0))
-    starts.pop()
-    return NormalisedText(
-        text=" ".join(words), words=tuple(words), written=tuple(written), starts=tuple(starts)
-    )
