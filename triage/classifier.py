@@ -72,7 +72,8 @@ class Classification:
         third_party: Someone is reporting on a tenant's behalf (R-07).
         offensive_graffiti: Graffiti that is hateful or obscene, removed within a working day
             (R-11).
-        matched: False if no vocabulary matched at all and the category is a fallback.
+        matched: False if no vocabulary matched at all: the category is then the category
+            model's clear lean, or the fallback.
         reasons: Human-readable lines, each quoting the words that led to it.
     """
 
@@ -127,6 +128,7 @@ class _Vocabulary:
     blocking_weight: int
     from_cues: Mapping[str, Mapping[Category, int]]
     model_weight: float
+    model_fallback: float
     courses_of_conduct: tuple[tuple[Category, frozenset[str], Category, int], ...]
 
 
@@ -190,6 +192,7 @@ def _vocabulary() -> _Vocabulary:
         blocking=frozenset(Category(str(c)) for c in not_asb["blocking_categories"]),
         blocking_weight=int(not_asb["blocking_weight"]),
         model_weight=float(categories.get("model_weight", 0)),
+        model_fallback=float(categories.get("model_fallback", 2)),
         courses_of_conduct=tuple(
             (
                 Category(str(row["when"])),
@@ -267,6 +270,11 @@ def use_category_model(model: CategoryModel | None) -> None:
     _MODEL_OVERRIDE[:] = [model]
 
 
+def use_shipped_category_model() -> None:
+    """Go back to the shipped category model after :func:`use_category_model`."""
+    _MODEL_OVERRIDE.clear()
+
+
 def _category_model() -> CategoryModel:
     if _MODEL_OVERRIDE:
         return _MODEL_OVERRIDE[0] or _NO_MODEL
@@ -274,6 +282,36 @@ def _category_model() -> CategoryModel:
 
 
 _NO_MODEL = CategoryModel(bias={}, weights={})
+
+
+_ASB_CATEGORIES = tuple(
+    c.value for c in Category if c not in (Category.HATE_INCIDENT, Category.NOT_ASB)
+)
+
+
+def _lean_without_cues(
+    report: NormalisedText, vocabulary: _Vocabulary
+) -> tuple[Category, float, list[str]] | None:
+    """Where no phrase matched, the category the model leans to, if it leans clearly.
+
+    Returns the category, its probability and the report's words that weigh most towards it,
+    or None when the model is unsure (below ``model_fallback`` in categories.yaml).
+    """
+    model = _category_model()
+    shares = model.probabilities(report.words, _ASB_CATEGORIES)
+    if not shares:
+        return None
+    best = max(shares, key=shares.__getitem__)
+    if shares[best] < vocabulary.model_fallback:
+        return None
+    weights = model.weights
+    heavy = sorted(
+        (w for w in set(report.words) if weights.get(w, {}).get(best, 0.0) > 0),
+        key=lambda w: -weights[w][best],
+    )[:3]
+    if not heavy:
+        return None
+    return Category(best), shares[best], heavy
 
 
 def _lend(
@@ -403,15 +441,25 @@ def classify(text: str, channel: str | None = None) -> Classification:
         reasons.append(f"everyday-living words ({why}): " + _quote(report, everyday_hits))
     matched = bool(ranked)
     if not ranked:
-        ranked.append((vocabulary.fallback, 0))
-        reasons.append(
-            f"no category words found: recorded as {CATEGORY_LABELS[vocabulary.fallback].lower()}"
-            " for an officer to review"
-        )
+        leaning_to = _lean_without_cues(report, vocabulary)
+        if leaning_to is None:
+            ranked.append((vocabulary.fallback, 0))
+            reasons.append(
+                "no category words found: recorded as "
+                f"{CATEGORY_LABELS[vocabulary.fallback].lower()} for an officer to review"
+            )
+        else:
+            guess, share, words = leaning_to
+            ranked.append((guess, 0))
+            if guess is not vocabulary.fallback:
+                ranked.append((vocabulary.fallback, 0))
+            reasons.append(
+                f"no category words found: the wording as a whole leans to {guess.value} "
+                f"({share:.0%} by the category model: {quote_all(words)}), "
+                "for an officer to review"
+            )
     for category, score, hits in scored[:3]:
-        reasons.append(
-            f"category {category.value} ({score}): {_quote(report, hits)}"
-        )
+        reasons.append(f"category {category.value} ({score}): {_quote(report, hits)}")
 
     graffiti = any(category is Category.GRAFFITI for category, _ in ranked)
     offensive = graffiti and (hate.hate or bool(extra["offensive_graffiti"]))

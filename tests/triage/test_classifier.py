@@ -12,6 +12,9 @@ import yaml
 
 from triage import SEVERITY_KINDS, classify
 from triage.category_model import CategoryModel
+from triage.classifier import use_category_model, use_shipped_category_model
+from triage.policy import Policy
+from triage.priority import decide_priority
 from triage.taxonomy import Category
 from triage.text import normalise
 from triage.vocabulary import expand, expand_macros, first_words, required_words, second_words
@@ -55,8 +58,10 @@ CATEGORY_CASES = [
     ("some1 just got glassed outside the pub, claret everywhere", {C.VIOLENCE_THREATS}),
     ("theres a man in my back garden trying to get in the back door", {C.CRIMINAL_BEHAVIOUR}),
     # repeated abuse is a course of conduct; thefts, threats and retaliation in other words
-    ("the woman opposite swears at me every time I go out, for months now",
-     {C.HARASSMENT_INTIMIDATION}),
+    (
+        "the woman opposite swears at me every time I go out, for months now",
+        {C.HARASSMENT_INTIMIDATION},
+    ),
     ("someone keeps nicking parcels from the lobby", {C.CRIMINAL_BEHAVIOUR}),
     ("letter through my door saying my flat will get torched", {C.VIOLENCE_THREATS}),
     ("he swung a punch at me over the bins", {C.VIOLENCE_THREATS}),
@@ -246,9 +251,7 @@ def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
     return yaml.SafeLoader.construct_mapping(loader, node)
 
 
-_DuplicateKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates
-)
+_DuplicateKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 DATA_FILES = sorted(
     p.name for p in resources.files("triage").joinpath("data").iterdir() if p.name.endswith(".yaml")
 )
@@ -296,8 +299,10 @@ def test_macros_may_name_macros_defined_after_them() -> None:
 
 def test_category_model_only_reorders_the_categories_it_is_given() -> None:
     model = CategoryModel.from_data(
-        {"bias": {"noise": 0.0, "drugs_alcohol": 0.0},
-         "weights": {"weed": {"drugs_alcohol": 2.0}, "music": {"noise": 2.0}}}
+        {
+            "bias": {"noise": 0.0, "drugs_alcohol": 0.0},
+            "weights": {"weed": {"drugs_alcohol": 2.0}, "music": {"noise": 2.0}},
+        }
     )
     leaning = model.probabilities(("loud", "music", "and", "weed"), ["noise", "drugs_alcohol"])
     assert set(leaning) == {"noise", "drugs_alcohol"}
@@ -310,3 +315,32 @@ def test_close_categories_are_ordered_by_the_wording_and_say_so() -> None:
     result = classify("people smoking weed in the car park and revving engines at night")
     assert result.category in {Category.DRUGS_ALCOHOL, Category.VEHICLE_NUISANCE}
     assert len(result.categories) >= 2
+
+
+def test_with_no_category_words_a_clear_model_lean_is_used_and_named(policy: Policy) -> None:
+    model = CategoryModel.from_data(
+        {
+            "bias": {},
+            "weights": {"flumps": {"garden_nuisance": 4.0}, "wall": {"garden_nuisance": 1.0}},
+        }
+    )
+    use_category_model(model)
+    try:
+        result = classify("the flumps are back by my wall again")
+    finally:
+        use_shipped_category_model()
+    assert result.category is Category.GARDEN_NUISANCE
+    assert not result.matched
+    assert any("leans to garden_nuisance" in r and "'flumps'" in r for r in result.reasons)
+    decision = decide_priority(result, policy)
+    assert decision.priority.value == "P2"
+
+
+def test_with_no_category_words_and_no_clear_lean_the_fallback_stands() -> None:
+    use_category_model(CategoryModel(bias={}, weights={}))
+    try:
+        result = classify("the flumps are back by my wall again")
+    finally:
+        use_shipped_category_model()
+    assert result.category is Category.HARASSMENT_INTIMIDATION
+    assert any("no category words found: recorded as" in r for r in result.reasons)
