@@ -100,6 +100,23 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return (0 if left < 0 else left + len(_SENTENCE), len(text) if right < 0 else right)
 
 
+_NOW_SUBJECTS = frozenset(
+    "he she they hes shes theyre there theres im i its it someone somebody the my his her"
+    " we were you".split()
+)
+
+
+def _spent_now(marker: re.Match[str], sentence: str, vocabulary: EmergencyVocabulary) -> bool:
+    """A bare "now" closing a clause about the past: "last night ..., it's just a shell now".
+
+    "now" followed by someone doing something ("now he's outside") is still happening.
+    """
+    if marker.group(0) != _NOW or vocabulary.past_markers.search(sentence) is None:
+        return False
+    after = sentence[marker.end() :].split(maxsplit=1)
+    return not after or after[0] not in _NOW_SUBJECTS
+
+
 def _is_now(hit: Hit, text: str, vocabulary: EmergencyVocabulary) -> tuple[bool, str]:
     """Whether a danger cue is happening now, and the now-marker that says so (if any)."""
     first, last = _sentence_bounds(text, hit.start, hit.end)
@@ -107,7 +124,7 @@ def _is_now(hit: Hit, text: str, vocabulary: EmergencyVocabulary) -> tuple[bool,
     if vocabulary.future_markers.search(sentence):
         return False, ""
     marker = vocabulary.now_markers.search(sentence)
-    if marker:
+    if marker and not _spent_now(marker, sentence, vocabulary):
         return True, marker.group(0)
     if hit.tag == _NOW:
         return vocabulary.past_markers.search(sentence) is None, ""
