@@ -38,7 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = [
     ROOT.parent / "shared" / "samples" / "triage_examples.jsonl",
     *sorted((ROOT / "bench" / "data").glob("*.jsonl")),
+    # held-out sets already measured and opened for development; never a glob, so that a
+    # new held-out set is not trained on before it is scored
     ROOT / "bench" / "heldout" / "heldout_v1.jsonl",
+    ROOT / "bench" / "heldout" / "heldout_v2.jsonl",
 ]
 DEFAULT_OUT = ROOT / "triage" / "data" / "category_model.json"
 _SKIP = {"hate_incident", "not_asb"}
