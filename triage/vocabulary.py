@@ -406,11 +406,53 @@ class _Phrase:
 
 _Info = tuple[int, str, int, str, bool]
 """What a hit records: table number, label, weight, tag, and whether a negator cancels it."""
-_Entry = tuple[frozenset[str] | None, Callable[[str, int], "re.Match[str] | None"], _Info]
-"""A phrase to try: the words it needs (one of them), its matcher, and what it records."""
+_Entry = tuple[int, Callable[[str, int], "re.Match[str] | None"], _Info]
+"""A phrase to try: the number of the words it needs (see :meth:`PhraseGroup._needed`), its
+matcher, and what it records."""
 _Entries = tuple[_Entry, ...]
 _Candidates = tuple[_Entries, dict[str, _Entries]]
 _NO_CANDIDATES: _Candidates = ((), {})
+
+
+def _matcher(pattern: re.Pattern[str]) -> Callable[[str, int], re.Match[str] | None]:
+    """``pattern.match``, from a copy without capturing groups where it can be made.
+
+    Only where a phrase ends is used, and the regular expression engine saves the position of
+    every group at each alternative it tries: without groups the same match is found sooner.
+    """
+    try:
+        return re.compile(_uncaptured(pattern.pattern)).match
+    except (re.error, ValueError):
+        return pattern.match
+
+
+def _uncaptured(pattern: str) -> str:
+    """A pattern with its capturing groups made non-capturing.
+
+    Raises:
+        ValueError: If that cannot be done with certainty (a backreference needs its group).
+    """
+    out: list[str] = []
+    escaped = in_class = False
+    class_start = changed = 0
+    for index, char in enumerate(pattern):
+        out.append(char)
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]" or index == class_start  # "[]...]" holds a "]"
+        elif char == "[":
+            in_class = True
+            class_start = index + (2 if pattern.startswith("^", index + 1) else 1)
+        elif char == "(" and not pattern.startswith("?", index + 1):
+            out.append("?:")
+            changed += 1
+    result = "".join(out)
+    if changed != re.compile(pattern).groups or re.compile(result).groups:
+        raise ValueError(f"cannot make the groups of {pattern!r} non-capturing")
+    return result
 
 
 class PhraseTable:
@@ -474,9 +516,11 @@ class PhraseGroup:
                 except re.error as exc:
                     raise ValueError(f"bad phrase in table {table.label!r}: {exc}") from exc
                 needs = required_words(pattern)
-                phrase = _Phrase(number, compiled, weight, tag, None, next(iter(needs), None))
+                phrase = _Phrase(
+                    number, compiled, weight, tag, None, next(iter(needs), None), needs
+                )
                 if words is None:
-                    self._anywhere.append(replace(phrase, needs=needs))
+                    self._anywhere.append(phrase)
                     continue
                 for word, exact in words:
                     second = seconds.get(word) if exact else None
@@ -484,6 +528,8 @@ class PhraseGroup:
                     (self._exact if exact else self._prefix).setdefault(word, []).append(indexed)
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
         self._by_token: dict[str, _Candidates] = {}
+        self._needs: dict[tuple[frozenset[str], ...], int] = {}
+        self._needs_list: list[tuple[frozenset[str], ...]] = [()]
 
     def _entries(self, phrases: Iterable[_Phrase]) -> _Entries:
         """Phrases gathered by the words they need, flattened for the inner loop."""
@@ -491,12 +537,26 @@ class PhraseGroup:
         for phrase in phrases:
             groups.setdefault(phrase.required, []).append(phrase)
         entries: list[_Entry] = []
-        for required, members in groups.items():
+        for members in groups.values():
             for phrase in members:
                 table = self.tables[phrase.table]
                 info = (phrase.table, table.label, phrase.weight, phrase.tag, table.negatable)
-                entries.append((required, phrase.pattern.match, info))
+                entries.append((self._needed(phrase.needs), _matcher(phrase.pattern), info))
         return tuple(entries)
+
+    def _needed(self, needs: tuple[frozenset[str], ...]) -> int:
+        """A number for a phrase's needed words, under which a report's answer is kept.
+
+        Number 0 stands for "nothing needed". A report works out whether it holds the words
+        of each number once, the first time a phrase needing them could start.
+        """
+        if not needs:
+            return 0
+        number = self._needs.get(needs)
+        if number is None:
+            number = self._needs[needs] = len(self._needs_list)
+            self._needs_list.append(needs)
+        return number
 
     def _candidates(self, token: str) -> _Candidates:
         """The phrases that can start at a word (memoised: words repeat across reports).
@@ -538,6 +598,10 @@ class PhraseGroup:
         following = tokens[1:]
         following.append("")
         present = frozenset(tokens)
+        missing = present.isdisjoint
+        needs = self._needs_list
+        held: list[bool | None] = [None] * len(needs)
+        held[0] = True
         by_token = self._by_token
         candidates = self._candidates
         new_hit = tuple.__new__
@@ -549,11 +613,15 @@ class PhraseGroup:
             cached = by_token.get(token)
             if cached is None:
                 cached = candidates(token)
+                held.extend([None] * (len(needs) - len(held)))  # needs numbered just now
             entries, by_second = cached
             if by_second:
                 entries = by_second.get(after, entries)
-            for required, match_at, info in entries:
-                if required is not None and required.isdisjoint(present):
+            for needed, match_at, info in entries:
+                holds = held[needed]
+                if holds is None:
+                    holds = held[needed] = not any(map(missing, needs[needed]))
+                if not holds:
                     continue
                 match = match_at(padded, start)
                 if match is None:
