@@ -528,8 +528,8 @@ class PhraseGroup:
                     (self._exact if exact else self._prefix).setdefault(word, []).append(indexed)
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
         self._by_token: dict[str, _Candidates] = {}
-        self._needs: dict[tuple[frozenset[str], ...], int] = {}
-        self._needs_list: list[tuple[frozenset[str], ...]] = [()]
+        self._needs: dict[frozenset[str], int] = {}
+        self._needs_list: list[frozenset[str]] = [frozenset()]
 
     def _entries(self, phrases: Iterable[_Phrase]) -> _Entries:
         """Phrases gathered by the words they need, flattened for the inner loop."""
@@ -541,16 +541,16 @@ class PhraseGroup:
             for phrase in members:
                 table = self.tables[phrase.table]
                 info = (phrase.table, table.label, phrase.weight, phrase.tag, table.negatable)
-                entries.append((self._needed(phrase.needs), _matcher(phrase.pattern), info))
+                entries.append((self._needed(phrase.required), _matcher(phrase.pattern), info))
         return tuple(entries)
 
-    def _needed(self, needs: tuple[frozenset[str], ...]) -> int:
-        """A number for a phrase's needed words, under which a report's answer is kept.
+    def _needed(self, needs: frozenset[str] | None) -> int:
+        """A number for the words a phrase needs, under which a report's answer is kept.
 
-        Number 0 stands for "nothing needed". A report works out whether it holds the words
-        of each number once, the first time a phrase needing them could start.
+        Number 0 stands for "nothing needed". A report works out whether it holds one of the
+        words of a number once, the first time a phrase needing them could start.
         """
-        if not needs:
+        if needs is None:
             return 0
         number = self._needs.get(needs)
         if number is None:
@@ -620,7 +620,7 @@ class PhraseGroup:
             for needed, match_at, info in entries:
                 holds = held[needed]
                 if holds is None:
-                    holds = held[needed] = not any(map(missing, needs[needed]))
+                    holds = held[needed] = not missing(needs[needed])
                 if not holds:
                     continue
                 match = match_at(padded, start)
@@ -673,8 +673,5 @@ def weighted_phrases(raw: Mapping[Any, Any] | list[Any]) -> list[tuple[str, int,
 
 def quote_all(phrases: Iterable[str]) -> str:
     """Phrases as a reason quotes them: ``'knife', 'right now'``."""
-    seen: list[str] = []
-    for phrase in phrases:
-        if phrase not in seen:
-            seen.append(phrase)
-    return ", ".join(f"'{p}'" for p in seen)
+    seen = dict.fromkeys(phrases)
+    return "'" + "', '".join(seen) + "'" if seen else ""
