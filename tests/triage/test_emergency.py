@@ -81,6 +81,13 @@ DANGER_IN_OTHER_WORDS = [
     "my ex is in the back garden trying the doors",
     "lads on the roof dropping bricks on people below",
     "she's locked in the bedroom by him and texting me from under the bed",
+    "I'm shut in the toilet, he's kicking the door and says he'll stab me when he gets in",
+    "lads outside with baseball bats smashing up the cars, going for the houses next",
+    "her ex is trying to drag the little boy into his van",
+    "they're throwing petrol bombs at the flat opposite",
+    "big fight outside the pub with glasses, a lad is on the ground bleeding",
+    "my son has just been robbed at knifepoint and they're still by the shop",
+    "heard screaming then a loud bang next door and now it's all gone quiet",
 ]
 
 NOT_EMERGENCIES = [
@@ -129,6 +136,10 @@ NOT_EMERGENCIES = [
     "kids followed me home from school calling me names and said they know where I live now",
     "I had a stroke and can't get up the stairs because of the prams in the hall",
     "his dog went for mine at the park on Sunday, nobody hurt",
+    "the kids have been throwing fireworks at the bungalows every night this week",
+    "someone torched a car on the estate on Friday, it's just a burnt shell now",
+    "the lad at 9 has a nerf gun and shoots it at his brother in the garden",
+    "the dogs next door fight each other in the yard and it's noisy",
 ]
 
 

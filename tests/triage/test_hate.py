@@ -137,6 +137,11 @@ HATE_IN_OTHER_WORDS = [
     "stickers saying 'remigration now' stuck on our door and nobody else's",
     "he says his kids shouldn't have to see two men holding hands and spat at us",
     "the lads at the shop call my dad 'the taliban' because of his beard",
+    "they've started a petition to get the Roma family evicted and posted it to every door but theirs",
+    "someone wrote 'go home immigrants' in the dust on our van",
+    "my neighbour keeps reporting us to the council saying we're here illegally",
+    "since I started my transition he tells everyone I'm sick in the head",
+    "the couple opposite wave bacon at our window during Ramadan and laugh",
 ]
 
 NOT_HATE_CASES = [
@@ -173,6 +178,9 @@ NOT_HATE_CASES = [
     "I have mental health problems and the dog barking all day is getting me down",
     "my son's friends came round and ate all his crisps, the kids were very loud",
     "I'm Jewish and the boy upstairs kicks his ball at my door, I don't think it's anything to do with religion, he does it to everyone",
+    "the noise is giving me mental health problems and he just laughs when I complain",
+    "my nan gets confused with her dementia and the kids knock on her door and run off",
+    "I am a Sikh and my bike was nicked from the bike store, same as everyone else's",
 ]
 
 
