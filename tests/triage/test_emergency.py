@@ -140,6 +140,8 @@ NOT_EMERGENCIES = [
     "someone torched a car on the estate on Friday, it's just a burnt shell now",
     "the lad at 9 has a nerf gun and shoots it at his brother in the garden",
     "the dogs next door fight each other in the yard and it's noisy",
+    "he's threatening to kill my cat if it comes in his garden again",
+    "a man on the landing blocks my way and I'm scared to go out",
 ]
 
 

@@ -142,6 +142,11 @@ HATE_IN_OTHER_WORDS = [
     "my neighbour keeps reporting us to the council saying we're here illegally",
     "since I started my transition he tells everyone I'm sick in the head",
     "the couple opposite wave bacon at our window during Ramadan and laugh",
+    "since my daughter came out the neighbours won't let their kids play with her",
+    "they say my two mums will burn in hell and push bible verses through the door",
+    "the kids keep hiding my dad's walking stick and laughing when he can't find it",
+    "someone spray painted 'islam is evil' on the mosque wall",
+    "pretty sure they pick on him cos he's got autism",
 ]
 
 NOT_HATE_CASES = [
@@ -181,6 +186,7 @@ NOT_HATE_CASES = [
     "the noise is giving me mental health problems and he just laughs when I complain",
     "my nan gets confused with her dementia and the kids knock on her door and run off",
     "I am a Sikh and my bike was nicked from the bike store, same as everyone else's",
+    "the disabled man in flat 1 keeps his mobility scooter in the corridor blocking the exit",
 ]
 
 
