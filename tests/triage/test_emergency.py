@@ -142,6 +142,8 @@ NOT_EMERGENCIES = [
     "the dogs next door fight each other in the yard and it's noisy",
     "he's threatening to kill my cat if it comes in his garden again",
     "a man on the landing blocks my way and I'm scared to go out",
+    "the kids are kicking a ball against my door right now",
+    "the lads are on the roof of the garages right now",
 ]
 
 
