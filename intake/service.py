@@ -65,9 +65,6 @@ from storage.models import (
     Person,
     RiskAssessment,
 )
-from storage.models import (
-    InboundMessage as InboundRow,
-)
 from storage.uow import Storage, UnitOfWork
 from triage.calendar import WorkingCalendar
 from triage.taxonomy import Category, Priority
@@ -160,31 +157,36 @@ class IntakeService:
             message.raw or message.text.encode(),
             sender=message.sender,
         )
-        inbound = recorded.message
+        inbound = recorded.id
         if not recorded.first_delivery:
-            log.info(
-                "duplicate %s delivery ignored (inbound %s)", message.channel.value, inbound.id
-            )
+            log.info("duplicate %s delivery ignored (inbound %s)", message.channel.value, inbound)
             return Handled(
-                _stored_replies(inbound.response), first_delivery=False, inbound_id=inbound.id
+                _stored_replies(recorded.response), first_delivery=False, inbound_id=inbound
             )
         if self.officer_desk is not None:
             answer = await self.officer_desk(uow, message)
             if answer is not None:  # an officer acting from an alert, not a new report
                 identity = await uow.people.identity(message.channel.value, message.sender)
                 return await self._answer_directly(uow, answer, identity, inbound, message, inline)
-        identity = await uow.people.identity(message.channel.value, message.sender)
-        conversation = await uow.conversations.for_identity(identity.id)
+        identity, new = await uow.people.identity_and_whether_new(
+            message.channel.value, message.sender
+        )
+        conversation = None if new else await uow.conversations.for_identity(identity.id)
         if conversation is None:
             conversation = Conversation(identity_id=identity.id, state={})
         state = ConversationState.from_dict(conversation.state)
-        if self.survey_desk is not None and state.status in ("new", "done") and not state.awaiting:
+        if (
+            self.survey_desk is not None
+            and not new  # a survey only goes to someone who reported before
+            and state.status in ("new", "done")
+            and not state.awaiting
+        ):
             thanks = await self.survey_desk(uow, identity, message)
             if thanks is not None:  # an answer to the satisfaction survey, not a new report
                 return await self._answer_directly(uow, thanks, identity, inbound, message, inline)
         ctx = await self._context(uow, identity, state, message)
         result = step(state, message, ctx)
-        result = await self._apply(uow, result, identity, inbound.id, conversation, message)
+        result = await self._apply(uow, result, identity, inbound, conversation, message)
         conversation.state = result.state.to_dict()
         conversation.case_id = await self._case_id(uow, result.state.case_ref)
         conversation.updated_at = message.received_at
@@ -193,7 +195,7 @@ class IntakeService:
             uow,
             result.replies,
             identity,
-            inbound.id,
+            inbound,
             self._reply_status(message, identity, inline),
             result.state.case_ref or result.state.last_case_ref,
             message.reply_context,
@@ -208,7 +210,7 @@ class IntakeService:
         await uow.inbound.mark(inbound, "processed", response=_serialise(result.replies))
         reference = result.state.case_ref or result.state.last_case_ref
         return Handled(
-            result.replies, first_delivery=True, case_reference=reference, inbound_id=inbound.id
+            result.replies, first_delivery=True, case_reference=reference, inbound_id=inbound
         )
 
     async def _answer_directly(
@@ -216,7 +218,7 @@ class IntakeService:
         uow: UnitOfWork,
         text: str,
         identity: ChannelIdentity,
-        inbound: InboundRow,
+        inbound: int,
         message: InboundMessage,
         inline: bool,
     ) -> Handled:
@@ -224,10 +226,10 @@ class IntakeService:
         replies = (Reply(text),)
         status = self._reply_status(message, identity, inline)
         await self._queue_replies(
-            uow, replies, identity, inbound.id, status, None, message.reply_context
+            uow, replies, identity, inbound, status, None, message.reply_context
         )
         await uow.inbound.mark(inbound, "processed", response=_serialise(replies))
-        return Handled(replies, first_delivery=True, inbound_id=inbound.id)
+        return Handled(replies, first_delivery=True, inbound_id=inbound)
 
     async def _keep_failed(self, message: InboundMessage, exc: Exception) -> Handled:
         async with self.storage.unit_of_work() as uow:
@@ -238,7 +240,7 @@ class IntakeService:
                 sender=message.sender,
             )
             await uow.inbound.mark(
-                recorded.message,
+                recorded.id,
                 "failed",
                 error=type(exc).__name__,
                 response=_serialise((Reply(SAFE_FAILURE_TEXT),)),
@@ -246,15 +248,13 @@ class IntakeService:
             await uow.actions.schedule(
                 "officer_flag",
                 message.received_at,
-                dedupe_key=f"failed-inbound:{recorded.message.id}",
+                dedupe_key=f"failed-inbound:{recorded.id}",
                 payload={
                     "reason": "a message could not be processed",
-                    "inbound_id": recorded.message.id,
+                    "inbound_id": recorded.id,
                 },
             )
-        return Handled(
-            (Reply(SAFE_FAILURE_TEXT),), first_delivery=True, inbound_id=recorded.message.id
-        )
+        return Handled((Reply(SAFE_FAILURE_TEXT),), first_delivery=True, inbound_id=recorded.id)
 
     # --- context --------------------------------------------------------------------------
 

@@ -27,6 +27,11 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": 30}
+        if parsed.drivername == "sqlite+aiosqlite":
+            # the same driver adapter, with calls made inline (storage/sqlite_inline.py)
+            import storage.sqlite_inline  # noqa: F401  (registers the dialect)
+
+            url = parsed.set(drivername="sqlite+inline").render_as_string(hide_password=False)
     else:
         options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(url, **options)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.sql import Executable
 
 from storage.models import (
     AuditEvent,
@@ -42,6 +44,46 @@ def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+# --- statements on the path of every inbound message ---------------------------------------
+# Built once per dialect and executed with parameters on the session's connection: no ORM
+# statement construction, cache-key generation or flush per message (these made up most of a
+# webhook's time). Everything else below uses the ORM.
+
+_INBOUND: Table = InboundMessage.__table__  # type: ignore[assignment]
+_IDENTITIES: Table = ChannelIdentity.__table__  # type: ignore[assignment]
+_PEOPLE: Table = Person.__table__  # type: ignore[assignment]
+_CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_ACTIONS: Table = ScheduledAction.__table__  # type: ignore[assignment]
+_OFFICERS: Table = Officer.__table__  # type: ignore[assignment]
+_STATEMENTS: dict[tuple[str, str], Executable] = {}
+
+
+def _hot(
+    connection: AsyncConnection, name: str, build: Callable[[Callable[..., Any]], Executable]
+) -> Executable:
+    """The statement ``name`` for this connection's dialect, built once by ``build`` (which
+    gets the dialect's ``insert`` for ON CONFLICT)."""
+    dialect = connection.dialect.name
+    statement = _STATEMENTS.get((dialect, name))
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _STATEMENTS[(dialect, name)] = build(insert)
+    return statement
+
+
+def _attach(session: AsyncSession, model: type[Any], values: Mapping[str, Any]) -> Any:
+    """The persistent object for a row read with Core, without loading it again: the one
+    already in the session, or a new one attached as loaded."""
+    existing = session.identity_map.get(session.identity_key(model, values["id"]))
+    if existing is not None:
+        return existing
+    instance = model(**values)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance
+
+
 class PeopleRepository:
     """People and the channel identities they are reached on."""
 
@@ -53,30 +95,66 @@ class PeopleRepository:
 
         Safe under concurrency: a racing insert is absorbed by the unique constraint.
         """
+        return (await self.identity_and_whether_new(channel, address))[0]
+
+    async def identity_and_whether_new(
+        self, channel: str, address: str
+    ) -> tuple[ChannelIdentity, bool]:
+        """:meth:`identity`, and whether this call created it (a new identity has no
+        conversation, case or survey yet, so the caller need not look for them)."""
         found = await self.find_identity(channel, address)
         if found is not None:
-            return found
-        person = Person()
-        self.session.add(person)
-        await self.session.flush()
-        statement = (
-            _insert(self.session, ChannelIdentity)
-            .values(person_id=person.id, channel=channel, address=address)
-            .on_conflict_do_nothing(index_elements=["channel", "address"])
-        )
-        await self.session.execute(statement)
-        identity = await self.find_identity(channel, address)
-        assert identity is not None  # inserted above or by a racing writer
-        return identity
+            return found, False
+        connection = await self.session.connection()
+        now = datetime.now(UTC)
+        person_id = (
+            await connection.execute(
+                _hot(
+                    connection, "person.insert", lambda _: _PEOPLE.insert().returning(_PEOPLE.c.id)
+                ),
+                {"created_at": now},
+            )
+        ).scalar_one()
+        values = {"person_id": person_id, "channel": channel, "address": address, "created_at": now}
+        inserted = (
+            await connection.execute(
+                _hot(
+                    connection,
+                    "identity.insert",
+                    lambda insert: (
+                        insert(_IDENTITIES)
+                        .on_conflict_do_nothing(index_elements=["channel", "address"])
+                        .returning(_IDENTITIES.c.id)
+                    ),
+                ),
+                values,
+            )
+        ).scalar_one_or_none()
+        if inserted is None:  # a racing writer got there first
+            found = await self.find_identity(channel, address)
+            assert found is not None
+            return found, False
+        return _attach(
+            self.session, ChannelIdentity, {"id": inserted, "opted_out_at": None, **values}
+        ), True
 
     async def find_identity(self, channel: str, address: str) -> ChannelIdentity | None:
         """The identity for ``(channel, address)``, if we have seen it."""
-        result = await self.session.execute(
-            select(ChannelIdentity).where(
-                ChannelIdentity.channel == channel, ChannelIdentity.address == address
+        connection = await self.session.connection()
+        row = (
+            await connection.execute(
+                _hot(
+                    connection,
+                    "identity.find",
+                    lambda _: select(_IDENTITIES).where(
+                        _IDENTITIES.c.channel == bindparam("channel"),
+                        _IDENTITIES.c.address == bindparam("address"),
+                    ),
+                ),
+                {"channel": channel, "address": address},
             )
-        )
-        return result.scalar_one_or_none()
+        ).one_or_none()
+        return None if row is None else _attach(self.session, ChannelIdentity, row._asdict())
 
     async def identities_of(self, person_id: int) -> Sequence[ChannelIdentity]:
         """Every channel a person can be reached on (closure checks try more than one)."""
@@ -219,10 +297,12 @@ class CaseRepository:
 
 @dataclass(frozen=True)
 class Recorded:
-    """The stored inbound message and whether this delivery was the first."""
+    """The stored inbound message's id, whether this delivery was the first and, for a
+    redelivery, what was answered the first time."""
 
-    message: InboundMessage
+    id: int
     first_delivery: bool
+    response: str | None = None
 
 
 class InboundRepository:
@@ -234,28 +314,46 @@ class InboundRepository:
     async def record(
         self, channel: str, external_id: str, payload: bytes, sender: str | None = None
     ) -> Recorded:
-        """Store a delivery once. A redelivery (same channel and id) returns the first row."""
-        existing = await self.session.execute(
-            select(InboundMessage).where(
-                InboundMessage.channel == channel, InboundMessage.external_id == external_id
+        """Store a delivery once. A redelivery (same channel and id) gets the first row's id
+        and answer; on PostgreSQL it waits for a first delivery still in progress to commit."""
+        connection = await self.session.connection()
+        inserted = (
+            await connection.execute(
+                _hot(
+                    connection,
+                    "inbound.insert",
+                    lambda insert: (
+                        insert(_INBOUND)
+                        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+                        .returning(_INBOUND.c.id)
+                    ),
+                ),
+                {
+                    "channel": channel,
+                    "external_id": external_id,
+                    "payload": payload,
+                    "sender": sender,
+                    "received_at": datetime.now(UTC),
+                    "status": "received",
+                },
             )
-        )
-        found_first = existing.scalar_one_or_none()
-        if found_first is not None:  # the common redelivery: answered without a write
-            return Recorded(found_first, first_delivery=False)
-        result = await self.session.execute(
-            _insert(self.session, InboundMessage)
-            .values(channel=channel, external_id=external_id, payload=payload, sender=sender)
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(InboundMessage.id)
-        )
-        inserted = result.scalar_one_or_none()
-        found = await self.session.execute(
-            select(InboundMessage).where(
-                InboundMessage.channel == channel, InboundMessage.external_id == external_id
+        ).scalar_one_or_none()
+        if inserted is not None:
+            return Recorded(inserted, first_delivery=True)
+        first = (
+            await connection.execute(
+                _hot(
+                    connection,
+                    "inbound.find",
+                    lambda _: select(_INBOUND.c.id, _INBOUND.c.response).where(
+                        _INBOUND.c.channel == bindparam("channel"),
+                        _INBOUND.c.external_id == bindparam("external_id"),
+                    ),
+                ),
+                {"channel": channel, "external_id": external_id},
             )
-        )
-        return Recorded(found.scalar_one(), first_delivery=inserted is not None)
+        ).one()
+        return Recorded(first.id, first_delivery=False, response=first.response)
 
     async def count_from(self, senders: Collection[tuple[str, str]], since: datetime) -> int:
         """How many messages arrived from any of ``(channel, sender)`` since ``since`` (a
@@ -277,19 +375,35 @@ class InboundRepository:
 
     async def mark(
         self,
-        message: InboundMessage,
+        message_id: int,
         status: str,
         *,
         response: str | None = None,
         error: str | None = None,
     ) -> None:
         """Record what became of a message and what we answered."""
-        message.status = status
-        if response is not None:
-            message.response = response
-        if error is not None:
-            message.error = error
-        await self.session.flush()
+        connection = await self.session.connection()
+        await connection.execute(
+            _hot(
+                connection,
+                "inbound.mark",
+                lambda _: (
+                    _INBOUND.update()
+                    .where(_INBOUND.c.id == bindparam("message_id"))
+                    .values(
+                        status=bindparam("status"),
+                        response=func.coalesce(
+                            bindparam("response", type_=_INBOUND.c.response.type),
+                            _INBOUND.c.response,
+                        ),
+                        error=func.coalesce(
+                            bindparam("error", type_=_INBOUND.c.error.type), _INBOUND.c.error
+                        ),
+                    )
+                ),
+            ),
+            {"message_id": message_id, "status": status, "response": response, "error": error},
+        )
 
 
 class OutboxRepository:
@@ -300,16 +414,23 @@ class OutboxRepository:
 
     async def enqueue(self, message: OutboxMessage) -> bool:
         """Queue a message unless one with the same idempotency key exists. True if queued."""
-        values = {
+        values = {  # columns left out get the model's defaults (Core applies them)
             column.key: getattr(message, column.key)
-            for column in OutboxMessage.__table__.columns
+            for column in _OUTBOX.columns
             if getattr(message, column.key, None) is not None
         }
-        result = await self.session.execute(
-            _insert(self.session, OutboxMessage)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(OutboxMessage.id)
+        connection = await self.session.connection()
+        result = await connection.execute(
+            _hot(
+                connection,
+                "outbox.insert",
+                lambda insert: (
+                    insert(_OUTBOX)
+                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                    .returning(_OUTBOX.c.id)
+                ),
+            ),
+            values,
         )
         return result.scalar_one_or_none() is not None
 
@@ -380,19 +501,27 @@ class ActionRepository:
         payload: dict[str, Any] | None = None,
     ) -> bool:
         """Schedule an action; with a ``dedupe_key`` scheduling twice is harmless. True if new."""
-        result = await self.session.execute(
-            _insert(self.session, ScheduledAction)
-            .values(
-                kind=kind,
-                due_at=due_at,
-                case_id=case_id,
-                dedupe_key=dedupe_key,
-                payload=payload or {},
-                status="pending",
-                attempts=0,
-            )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(ScheduledAction.id)
+        values = {
+            "kind": kind,
+            "due_at": due_at,
+            "case_id": case_id,
+            "dedupe_key": dedupe_key,
+            "payload": payload or {},
+            "status": "pending",
+            "attempts": 0,
+        }
+        connection = await self.session.connection()
+        result = await connection.execute(
+            _hot(
+                connection,
+                "action.insert",
+                lambda insert: (
+                    insert(_ACTIONS)
+                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                    .returning(_ACTIONS.c.id)
+                ),
+            ),
+            values,
         )
         return result.scalar_one_or_none() is not None
 
@@ -692,20 +821,39 @@ class OfficerRepository:
         return result.scalars().all()
 
     async def by_address(self, channel: str, address: str) -> Officer | None:
-        """The active officer who writes from this address (officers act by replying)."""
+        """The active officer who writes from this address (officers act by replying).
+
+        Asked of every inbound message, so the lookup is one prepared query on ids; the
+        officer is loaded only when found.
+        """
         value = address.strip()
+        column: Any
+        value_: str | int
         if channel in ("sms", "whatsapp"):
-            query = select(Officer).where(Officer.phone == value.removeprefix("whatsapp:"))
+            column, value_ = _OFFICERS.c.phone, value.removeprefix("whatsapp:")
         elif channel == "email":
-            query = select(Officer).where(func.lower(Officer.email) == value.lower())
+            column, value_ = func.lower(_OFFICERS.c.email), value.lower()
         elif channel == "telegram" and value.lstrip("-").isdigit():
-            query = select(Officer).where(Officer.telegram_chat_id == int(value))
+            column, value_ = _OFFICERS.c.telegram_chat_id, int(value)
         else:
             return None
-        result = await self.session.execute(
-            query.where(Officer.active.is_(True)).order_by(Officer.id).limit(1)
-        )
-        return result.scalar_one_or_none()
+        connection = await self.session.connection()
+        found = (
+            await connection.execute(
+                _hot(
+                    connection,
+                    f"officer.by_{channel}",
+                    lambda _: (
+                        select(_OFFICERS.c.id)
+                        .where(column == bindparam("value"), _OFFICERS.c.active.is_(True))
+                        .order_by(_OFFICERS.c.id)
+                        .limit(1)
+                    ),
+                ),
+                {"value": value_},
+            )
+        ).scalar_one_or_none()
+        return None if found is None else await self.session.get(Officer, found)
 
     async def open_case_counts(self) -> dict[str, int]:
         """Open cases per officer, for allocation by load."""
@@ -724,18 +872,76 @@ class ConversationRepository:
         self.session = session
 
     async def for_identity(self, identity_id: int) -> Conversation | None:
-        """The identity's conversation, locked for this transaction on PostgreSQL."""
-        query = select(Conversation).where(Conversation.identity_id == identity_id)
-        if _is_postgres(self.session):
-            query = query.with_for_update()
-        result = await self.session.execute(query)
-        return result.scalar_one_or_none()
+        """The identity's conversation, locked for this transaction on PostgreSQL.
+
+        The object is not attached to the session: change it, then :meth:`save` it.
+        """
+        connection = await self.session.connection()
+        row = (
+            await connection.execute(
+                _hot(
+                    connection,
+                    "conversation.find",
+                    lambda insert: (
+                        select(_CONVERSATIONS)
+                        .where(_CONVERSATIONS.c.identity_id == bindparam("identity_id"))
+                        .with_for_update(nowait=False)
+                        if insert is postgresql.insert
+                        else select(_CONVERSATIONS).where(
+                            _CONVERSATIONS.c.identity_id == bindparam("identity_id")
+                        )
+                    ),
+                ),
+                {"identity_id": identity_id},
+            )
+        ).one_or_none()
+        return None if row is None else Conversation(**row._asdict())
 
     async def save(self, conversation: Conversation) -> None:
-        """Store the state, bumping its version."""
+        """Store the state, bumping its version (a new conversation gets its id)."""
         conversation.version = (conversation.version or 0) + 1
-        self.session.add(conversation)
-        await self.session.flush()
+        if inspect(conversation).persistent:  # loaded through the ORM (idle expiry)
+            await self.session.flush()
+            return
+        if conversation.updated_at is None:
+            conversation.updated_at = datetime.now(UTC)
+        values = {
+            "identity_id": conversation.identity_id,
+            "state": conversation.state or {},
+            "case_id": conversation.case_id,
+            "version": conversation.version,
+            "updated_at": conversation.updated_at,
+        }
+        connection = await self.session.connection()
+        if conversation.id is None:
+            conversation.id = (
+                await connection.execute(
+                    _hot(
+                        connection,
+                        "conversation.insert",
+                        lambda _: _CONVERSATIONS.insert().returning(_CONVERSATIONS.c.id),
+                    ),
+                    values,
+                )
+            ).scalar_one()
+            return
+        await connection.execute(
+            _hot(
+                connection,
+                "conversation.update",
+                lambda _: (
+                    _CONVERSATIONS.update()
+                    .where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
+                    .values(
+                        state=bindparam("state"),
+                        case_id=bindparam("case_id"),
+                        version=bindparam("version"),
+                        updated_at=bindparam("updated_at"),
+                    )
+                ),
+            ),
+            {**values, "conversation_id": conversation.id},
+        )
 
 
 class AuditRepository:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -57,6 +59,29 @@ class WriteGate:
             self._lock.release()
 
 
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, WriteGate]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _gate_for(engine: AsyncEngine, own: WriteGate) -> WriteGate:
+    """The write gate of this SQLite file on this event loop, shared by every Storage that
+    opens it (SQLite calls run on the loop's thread, so two Storages writing the same file
+    must not wait on each other's lock there)."""
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return own  # private to this engine
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return own
+    gates = _GATES.setdefault(loop, {})
+    key = os.path.realpath(database)
+    if key not in gates:
+        gates[key] = WriteGate()
+    return gates[key]
+
+
 class UnitOfWork:
     """Repositories sharing one transaction. Commits on a clean exit, rolls back on error."""
 
@@ -108,7 +133,8 @@ class Storage:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions: async_sessionmaker[AsyncSession] = create_session_factory(engine)
-        self._gate = WriteGate() if engine.dialect.name == "sqlite" else None
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._own_gate = WriteGate()
 
     @classmethod
     def from_url(cls, url: str, *, echo: bool = False, pool_size: int = 10) -> Storage:
@@ -117,7 +143,8 @@ class Storage:
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work: ``async with storage.unit_of_work() as uow: ...``."""
-        return UnitOfWork(self._sessions(), self._gate)
+        gate = _gate_for(self.engine, self._own_gate) if self._sqlite else None
+        return UnitOfWork(self._sessions(), gate)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

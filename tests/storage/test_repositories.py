@@ -76,8 +76,12 @@ async def test_inbound_messages_are_stored_once_per_channel_and_external_id(
         again = await uow.inbound.record("sms", "SM123", b"Body=help", sender="+447700900123")
         other_channel = await uow.inbound.record("telegram", "SM123", b"{}")
     assert first.first_delivery and not again.first_delivery and other_channel.first_delivery
-    assert again.message.id == first.message.id
-    assert first.message.payload == b"Body=help"
+    assert again.id == first.id and other_channel.id != first.id
+    async with storage.session() as session:
+        stored = await session.get(InboundMessage, first.id)
+    assert (
+        stored is not None and stored.payload == b"Body=help" and stored.sender == "+447700900123"
+    )
 
 
 async def test_concurrent_redeliveries_create_one_row(storage: Storage) -> None:
