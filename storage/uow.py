@@ -75,11 +75,14 @@ def _gate_for(engine: AsyncEngine, own: WriteGate) -> WriteGate:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return own
-    gates = _GATES.setdefault(loop, {})
-    key = os.path.realpath(database)
-    if key not in gates:
-        gates[key] = WriteGate()
-    return gates[key]
+    gates = _GATES.get(loop)
+    if gates is None:
+        gates = _GATES[loop] = {}
+    gate = gates.get(database)
+    if gate is None:  # first use of this path: share the gate of the same file
+        key = os.path.realpath(database)
+        gate = gates[database] = gates.setdefault(key, WriteGate())
+    return gate
 
 
 class UnitOfWork:
