@@ -253,14 +253,16 @@ def console_admin(serve: Running) -> httpx.Client:
 async def telegram_sent(
     console: httpx.Client, chat_id: int, seen: int
 ) -> list[dict[str, object]]:
+    settled = -1
     for _ in range(300):
         response = await asyncio.to_thread(console.get, "/console/sandbox/sent.json")
         assert response.status_code == 200, response.text
         sent = [m for m in response.json()["messages"] if m["channel"] == "telegram"]
         mine = [m for m in sent if m["to"] == str(chat_id)]
-        if len(mine) > seen:
-            return mine[seen:]
-        await asyncio.sleep(0.1)
+        if len(mine) > seen and len(mine) == settled:
+            return mine[seen:]  # nothing more arrived for a moment: the whole reply is here
+        settled = len(mine)
+        await asyncio.sleep(0.3 if len(mine) > seen else 0.1)
     raise AssertionError("no Telegram reply was sent")
 
 
