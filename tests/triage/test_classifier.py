@@ -22,6 +22,15 @@ from triage.vocabulary import expand, expand_macros, first_words, required_words
 C = Category
 
 CATEGORY_CASES = [
+    # families added from fresh reports: burglary, dumping, shouted swearing, filming, dealing
+    ("someone kicked my door in while I was out and took my laptop", {C.CRIMINAL_BEHAVIOUR}),
+    ("someone dumped an old bathroom suite in the alley behind the houses", {C.LITTER_FLY_TIPPING}),
+    ("the man at 3 yells 'f*** off' at my daughter every morning", {C.VERBAL_ABUSE, C.HARASSMENT_INTIMIDATION}),
+    ("the bloke opposite keeps filming my kids through the fence", {C.HARASSMENT_INTIMIDATION}),
+    ("callers come to flat 2 all night and leave after a few minutes", {C.DRUGS_ALCOHOL}),
+    ("upstairs run an angle grinder on the balcony at 11pm", {C.NOISE}),
+    ("my sister's boyfriend smashed her phone and locked her out", {C.DOMESTIC_ABUSE}),
+    ("he says he has people who will sort me out if I complain again", {C.VIOLENCE_THREATS}),
     # (report, acceptable top categories)
     ("loud musik from flat 7 every nite til 4am cant sleep", {C.NOISE}),
     ("The tenant below plays his TV very loudly until 1am most nights.", {C.NOISE}),

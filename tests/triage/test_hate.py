@@ -147,6 +147,7 @@ HATE_IN_OTHER_WORDS = [
     "the kids keep hiding my dad's walking stick and laughing when he can't find it",
     "someone spray painted 'islam is evil' on the mosque wall",
     "pretty sure they pick on him cos he's got autism",
+    "I'm deafblind and the man next door snatched my cane and threw it in the road",
 ]
 
 NOT_HATE_CASES = [
