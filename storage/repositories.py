@@ -72,6 +72,23 @@ def _hot(
     return statement
 
 
+async def _insert_once(
+    session: AsyncSession, table: Table, unique: Sequence[str], values: Mapping[str, Any]
+) -> int | None:
+    """Insert a row unless one with the same ``unique`` columns exists; the new id, or None
+    when it existed (on PostgreSQL, after waiting for a racing insert to commit)."""
+    connection = await session.connection()
+    statement = _hot(
+        connection,
+        f"{table.name}.insert_once",
+        lambda insert: (
+            insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
+        ),
+    )
+    inserted: int | None = (await connection.execute(statement, values)).scalar_one_or_none()
+    return inserted
+
+
 def _attach(session: AsyncSession, model: type[Any], values: Mapping[str, Any]) -> Any:
     """The persistent object for a row read with Core, without loading it again: the one
     already in the session, or a new one attached as loaded."""
@@ -116,20 +133,7 @@ class PeopleRepository:
             )
         ).scalar_one()
         values = {"person_id": person_id, "channel": channel, "address": address, "created_at": now}
-        inserted = (
-            await connection.execute(
-                _hot(
-                    connection,
-                    "identity.insert",
-                    lambda insert: (
-                        insert(_IDENTITIES)
-                        .on_conflict_do_nothing(index_elements=["channel", "address"])
-                        .returning(_IDENTITIES.c.id)
-                    ),
-                ),
-                values,
-            )
-        ).scalar_one_or_none()
+        inserted = await _insert_once(self.session, _IDENTITIES, ("channel", "address"), values)
         if inserted is None:  # a racing writer got there first
             found = await self.find_identity(channel, address)
             assert found is not None
@@ -316,30 +320,18 @@ class InboundRepository:
     ) -> Recorded:
         """Store a delivery once. A redelivery (same channel and id) gets the first row's id
         and answer; on PostgreSQL it waits for a first delivery still in progress to commit."""
-        connection = await self.session.connection()
-        inserted = (
-            await connection.execute(
-                _hot(
-                    connection,
-                    "inbound.insert",
-                    lambda insert: (
-                        insert(_INBOUND)
-                        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-                        .returning(_INBOUND.c.id)
-                    ),
-                ),
-                {
-                    "channel": channel,
-                    "external_id": external_id,
-                    "payload": payload,
-                    "sender": sender,
-                    "received_at": datetime.now(UTC),
-                    "status": "received",
-                },
-            )
-        ).scalar_one_or_none()
+        values = {
+            "channel": channel,
+            "external_id": external_id,
+            "payload": payload,
+            "sender": sender,
+            "received_at": datetime.now(UTC),
+            "status": "received",
+        }
+        inserted = await _insert_once(self.session, _INBOUND, ("channel", "external_id"), values)
         if inserted is not None:
             return Recorded(inserted, first_delivery=True)
+        connection = await self.session.connection()
         first = (
             await connection.execute(
                 _hot(
@@ -419,20 +411,7 @@ class OutboxRepository:
             for column in _OUTBOX.columns
             if getattr(message, column.key, None) is not None
         }
-        connection = await self.session.connection()
-        result = await connection.execute(
-            _hot(
-                connection,
-                "outbox.insert",
-                lambda insert: (
-                    insert(_OUTBOX)
-                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                    .returning(_OUTBOX.c.id)
-                ),
-            ),
-            values,
-        )
-        return result.scalar_one_or_none() is not None
+        return await _insert_once(self.session, _OUTBOX, ("idempotency_key",), values) is not None
 
     async def enqueue_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Queue many messages in one statement; rows whose idempotency key exists are skipped.
@@ -510,20 +489,7 @@ class ActionRepository:
             "status": "pending",
             "attempts": 0,
         }
-        connection = await self.session.connection()
-        result = await connection.execute(
-            _hot(
-                connection,
-                "action.insert",
-                lambda insert: (
-                    insert(_ACTIONS)
-                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    .returning(_ACTIONS.c.id)
-                ),
-            ),
-            values,
-        )
-        return result.scalar_one_or_none() is not None
+        return await _insert_once(self.session, _ACTIONS, ("dedupe_key",), values) is not None
 
     async def schedule_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Schedule many actions in one statement; rows whose dedupe key exists are skipped.
