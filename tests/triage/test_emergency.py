@@ -88,6 +88,8 @@ DANGER_IN_OTHER_WORDS = [
     "big fight outside the pub with glasses, a lad is on the ground bleeding",
     "my son has just been robbed at knifepoint and they're still by the shop",
     "heard screaming then a loud bang next door and now it's all gone quiet",
+    "he's broken in and he's upstairs with the kids",
+    "a gang of lads attacking an old man at the bus stop, he's on the floor",
 ]
 
 NOT_EMERGENCIES = [
@@ -144,6 +146,7 @@ NOT_EMERGENCIES = [
     "a man on the landing blocks my way and I'm scared to go out",
     "the kids are kicking a ball against my door right now",
     "the lads are on the roof of the garages right now",
+    "I smelt gas earlier but it's gone now, I think it was the drains",
 ]
 
 

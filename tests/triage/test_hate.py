@@ -148,6 +148,9 @@ HATE_IN_OTHER_WORDS = [
     "someone spray painted 'islam is evil' on the mosque wall",
     "pretty sure they pick on him cos he's got autism",
     "I'm deafblind and the man next door snatched my cane and threw it in the road",
+    "they stand outside chanting 'kill all muslims' when we go to the mosque",
+    "he yells 'you black bastard' at my husband over the fence",
+    "the lads ask my trans sister if she's had the chop",
 ]
 
 NOT_HATE_CASES = [
@@ -188,6 +191,7 @@ NOT_HATE_CASES = [
     "my nan gets confused with her dementia and the kids knock on her door and run off",
     "I am a Sikh and my bike was nicked from the bike store, same as everyone else's",
     "the disabled man in flat 1 keeps his mobility scooter in the corridor blocking the exit",
+    "I'm gay and someone stole my bike from outside the flats, the lock was cut",
 ]
 
 
