@@ -90,6 +90,7 @@ DANGER_IN_OTHER_WORDS = [
     "heard screaming then a loud bang next door and now it's all gone quiet",
     "he's broken in and he's upstairs with the kids",
     "a gang of lads attacking an old man at the bus stop, he's on the floor",
+    "just been bitten by the staffy from number 6 and it's still loose on the path",
 ]
 
 NOT_EMERGENCIES = [

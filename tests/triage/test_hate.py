@@ -151,6 +151,9 @@ HATE_IN_OTHER_WORDS = [
     "they stand outside chanting 'kill all muslims' when we go to the mosque",
     "he yells 'you black bastard' at my husband over the fence",
     "the lads ask my trans sister if she's had the chop",
+    "since I started wearing a headscarf he tells his mates 'they're taking over' when I pass",
+    "the kids keep pulling my son's hearing aids out and throwing them",
+    "they won't let my dad, who is deaf, join the residents' meetings unless he can 'talk properly'",
 ]
 
 NOT_HATE_CASES = [
@@ -192,6 +195,7 @@ NOT_HATE_CASES = [
     "I am a Sikh and my bike was nicked from the bike store, same as everyone else's",
     "the disabled man in flat 1 keeps his mobility scooter in the corridor blocking the exit",
     "I'm gay and someone stole my bike from outside the flats, the lock was cut",
+    "I'm Jewish and the street lights on our road have been smashed by youths again",
 ]
 
 
