@@ -4,7 +4,6 @@ connection, and no way for the loop to wait on SQLite's lock for a task of its o
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import threading
 import time
@@ -78,25 +77,22 @@ async def test_a_write_waits_for_another_process_and_is_kept(tmp_path: Path) -> 
     """``intake jobs run-due`` in another process may hold the lock briefly: a message
     arriving then is stored once the lock is free, not lost."""
     url = await _database(tmp_path)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys, time\n"
-            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "c.execute('BEGIN IMMEDIATE')\n"
-            "print('locked', flush=True)\n"
-            "time.sleep(1.0)\n"
-            "c.execute('COMMIT')\n",
-            str(tmp_path / "intake.db"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN IMMEDIATE')\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(1.0)\n"
+        "c.execute('COMMIT')\n",
+        str(tmp_path / "intake.db"),
+        stdout=asyncio.subprocess.PIPE,
     )
     storage = Storage.from_url(url)
     try:
         assert holder.stdout is not None
-        assert (await asyncio.to_thread(holder.stdout.readline)).strip() == "locked"
+        assert (await holder.stdout.readline()).strip() == b"locked"
         started = time.monotonic()
         async with storage.unit_of_work() as uow:
             uow.session.add(Person(name="arrived while locked"))
@@ -104,6 +100,4 @@ async def test_a_write_waits_for_another_process_and_is_kept(tmp_path: Path) -> 
         assert await _people(storage) == 1
     finally:
         await storage.close()
-        holder.wait(timeout=30)
-        if holder.stdout is not None:
-            holder.stdout.close()
+        await asyncio.wait_for(holder.wait(), timeout=30)
