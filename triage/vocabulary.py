@@ -422,7 +422,7 @@ def _matcher(pattern: re.Pattern[str]) -> Callable[[str, int], re.Match[str] | N
     """
     try:
         return re.compile(_uncaptured(pattern.pattern)).match
-    except (re.error, ValueError):
+    except ValueError:
         return pattern.match
 
 
@@ -450,7 +450,11 @@ def _uncaptured(pattern: str) -> str:
             out.append("?:")
             changed += 1
     result = "".join(out)
-    if changed != re.compile(pattern).groups or re.compile(result).groups:
+    try:
+        kept = changed != re.compile(pattern).groups or re.compile(result).groups
+    except re.error as exc:  # a backreference to a group made non-capturing
+        raise ValueError(f"cannot make the groups of {pattern!r} non-capturing") from exc
+    if kept:
         raise ValueError(f"cannot make the groups of {pattern!r} non-capturing")
     return result
 
