@@ -91,6 +91,8 @@ DANGER_IN_OTHER_WORDS = [
     "he's broken in and he's upstairs with the kids",
     "a gang of lads attacking an old man at the bus stop, he's on the floor",
     "just been bitten by the staffy from number 6 and it's still loose on the path",
+    "two dogs ripping a cat apart on the green and kids watching",
+    "my mum has fallen in the bath and isn't answering me, the door is locked",
 ]
 
 NOT_EMERGENCIES = [

@@ -154,6 +154,12 @@ HATE_IN_OTHER_WORDS = [
     "since I started wearing a headscarf he tells his mates 'they're taking over' when I pass",
     "the kids keep pulling my son's hearing aids out and throwing them",
     "they won't let my dad, who is deaf, join the residents' meetings unless he can 'talk properly'",
+    "they call my sister dumb and mute because she can't speak",
+    "he keeps saying 'your lot are all the same' and 'you don't belong here' to my mum",
+    "the lads laugh at my son's turban and call him names",
+    "they said they'll knock it off his head if they see my son in his kippah again",
+    "the neighbour laughs and says 'look at the freak show' when my son has his tics",
+    "bloke in the lift told me and my boyfriend to stop being queer in public",
 ]
 
 NOT_HATE_CASES = [
@@ -196,6 +202,7 @@ NOT_HATE_CASES = [
     "the disabled man in flat 1 keeps his mobility scooter in the corridor blocking the exit",
     "I'm gay and someone stole my bike from outside the flats, the lock was cut",
     "I'm Jewish and the street lights on our road have been smashed by youths again",
+    "you lot are all the same, I've reported the music five times and nothing happens",
 ]
 
 
