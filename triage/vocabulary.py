@@ -604,8 +604,8 @@ class PhraseGroup:
         present = frozenset(tokens)
         missing = present.isdisjoint
         needs = self._needs_list
-        held: list[bool | None] = [None] * len(needs)
-        held[0] = True
+        held = bytearray(len(needs))  # per number: 0 not yet known, 1 held, 2 missing
+        held[0] = 1
         by_token = self._by_token
         candidates = self._candidates
         new_hit = tuple.__new__
@@ -617,15 +617,15 @@ class PhraseGroup:
             cached = by_token.get(token)
             if cached is None:
                 cached = candidates(token)
-                held.extend([None] * (len(needs) - len(held)))  # needs numbered just now
+                held.extend(bytes(len(needs) - len(held)))  # needs numbered just now
             entries, by_second = cached
             if by_second:
                 entries = by_second.get(after, entries)
             for needed, match_at, info in entries:
                 holds = held[needed]
-                if holds is None:
-                    holds = held[needed] = not missing(needs[needed])
                 if not holds:
+                    holds = held[needed] = 2 if missing(needs[needed]) else 1
+                if holds == 2:
                     continue
                 match = match_at(padded, start)
                 if match is None:
