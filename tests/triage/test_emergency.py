@@ -93,6 +93,9 @@ DANGER_IN_OTHER_WORDS = [
     "just been bitten by the staffy from number 6 and it's still loose on the path",
     "two dogs ripping a cat apart on the green and kids watching",
     "my mum has fallen in the bath and isn't answering me, the door is locked",
+    "hes gt a nife n hes bangin on my door",
+    "cnt breath hes sat on me",
+    "a car has just ploughed into the kids at the bus stop",
 ]
 
 NOT_EMERGENCIES = [
