@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from casework.allocation import OfficerOnRota
+from casework.intake_rules import CaseworkRules
 from intake.service import IntakeService
 from intake.settings import Settings, TeamSettings
 from storage.migrate import upgrade
@@ -28,11 +30,23 @@ def build_storage(settings: Settings) -> Storage:
     )
 
 
+def build_case_rules(settings: Settings) -> CaseworkRules:
+    """Casework's rules for new cases (allocation, area and block, follow-ups)."""
+    team = settings.team
+    return CaseworkRules(
+        [OfficerOnRota(o.id, o.name, o.role, o.areas, o.max_open_cases) for o in team.officers],
+        team.on_call,
+        {a.code: ((*a.postcodes, *a.blocks), a.blocks) for a in team.areas},
+        settings.policy,
+        build_calendar(settings),
+    )
+
+
 def build_service(
     settings: Settings, storage: Storage, clock: Callable[[], datetime] | None = None
 ) -> IntakeService:
     """The intake service over ``storage``."""
-    return IntakeService(storage, settings, clock=clock)
+    return IntakeService(storage, settings, clock=clock, rules=build_case_rules(settings))
 
 
 def build_calendar(settings: Settings) -> WorkingCalendar:

@@ -29,7 +29,7 @@ from casework.survey import record_survey_answer
 from channels.base import ChannelAdapter, DeliveryHandler, InboundHandler
 from channels.email_sandbox import SandboxMailbox
 from intake.app import create_app
-from intake.bootstrap import build_storage, migrate, sync_team
+from intake.bootstrap import build_case_rules, build_storage, migrate, sync_team
 from intake.messages import Handled, InboundMessage
 from intake.outbox import OutboxDispatcher
 from intake.service import IntakeService, OfficerDesk, SurveyDesk
@@ -273,6 +273,7 @@ async def serve(
         clock=now,
         officer_desk=officer_desk,
         survey_desk=build_survey_desk(casework_context),
+        rules=build_case_rules(settings),
     )
     worker = f"{socket.gethostname()}:{os.getpid()}"
     dispatcher = OutboxDispatcher(storage, {}, now, worker)

@@ -14,17 +14,14 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from casework.allocation import OfficerOnRota, allocate, area_for
-from casework.plan import CaseFacts, plan_follow_ups
-from casework.reports import block_for
 from intake.conversation.catalog import Catalog
 from intake.conversation.effects import (
     REFERENCE_TOKEN,
@@ -67,7 +64,7 @@ from storage.models import (
 )
 from storage.uow import Storage, UnitOfWork
 from triage.calendar import WorkingCalendar
-from triage.taxonomy import Category, Priority
+from triage.taxonomy import Priority
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +95,48 @@ class SurveyDesk(Protocol):
         ...
 
 
+class FollowUp(Protocol):
+    """One scheduled action for a new case (``casework.plan.PlannedAction``)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def dedupe_key(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+class CaseRules(Protocol):
+    """What the intake service needs from casework when it saves a case: who gets it, where it
+    is, and its follow-ups. The composition root wires ``casework.intake_rules.CaseworkRules``
+    in, so intake never imports casework (DESIGN.md, packages)."""
+
+    def allocate(
+        self, open_cases: Mapping[str, int], *, area: str | None, p1_out_of_hours: bool
+    ) -> tuple[str, str] | None:
+        """The (id, name) of the officer a new case goes to, if any."""
+        ...
+
+    def place(self, address_text: str, location: str | None) -> tuple[str | None, str | None]:
+        """The area code in the reporter's words and the block named in ``location``."""
+        ...
+
+    def follow_ups(
+        self,
+        case: Case,
+        *,
+        deadline_at: datetime,
+        graffiti_due_at: datetime | None,
+        offensive_graffiti: bool | None,
+        update_every_days: int | None,
+        now: datetime,
+    ) -> Sequence[FollowUp]:
+        """The scheduled actions a submitted case needs."""
+        ...
+
+
 class IntakeService:
     """Runs the conversation for every channel on top of storage.
 
@@ -114,8 +153,11 @@ class IntakeService:
         clock: Callable[[], datetime] | None = None,
         officer_desk: OfficerDesk | None = None,
         survey_desk: SurveyDesk | None = None,
+        *,
+        rules: CaseRules,
     ) -> None:
         self.storage = storage
+        self.rules = rules
         self.officer_desk = officer_desk
         self.survey_desk = survey_desk
         self.settings = settings
@@ -124,11 +166,6 @@ class IntakeService:
         self.catalog = Catalog.load(settings.conversation.language)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.evidence_dir = Path(settings.service.data_dir) / "evidence"
-        self._rota = tuple(
-            OfficerOnRota(o.id, o.name, o.role, o.areas, o.max_open_cases)
-            for o in settings.team.officers
-        )
-        self._area_markers = {a.code: (*a.postcodes, *a.blocks) for a in settings.team.areas}
 
     # --- inbound --------------------------------------------------------------------------
 
@@ -277,17 +314,12 @@ class IntakeService:
         earlier = await self._earlier_not_asb(uow, identity, now) if submission else ()
         counts = await uow.officers.open_case_counts() if submission else {}
         p1_out_of_hours = not self.calendar.is_open(now)
-        rota, on_call = self._rota, self.settings.team.on_call
 
         def allocate_officer(area: str | None, priority: Priority) -> Allocation | None:
-            chosen = allocate(
-                rota,
-                counts,
-                area=area,
-                p1_out_of_hours=priority is Priority.P1 and p1_out_of_hours,
-                on_call=on_call,
+            chosen = self.rules.allocate(
+                counts, area=area, p1_out_of_hours=priority is Priority.P1 and p1_out_of_hours
             )
-            return Allocation(chosen.id, chosen.name) if chosen else None
+            return Allocation(*chosen) if chosen else None
 
         return Context(
             policy=self.policy,
@@ -616,8 +648,13 @@ class IntakeService:
             )
         if effect.submitted:
             await self._record_consents(uow, case, draft, identity, inbound_id, now)
-            for planned in plan_follow_ups(
-                self._facts(case, draft), self.policy, self.calendar, now
+            for planned in self.rules.follow_ups(
+                case,
+                deadline_at=draft.deadline_at,
+                graffiti_due_at=draft.graffiti_due_at,
+                offensive_graffiti=draft.offensive_graffiti,
+                update_every_days=draft.update_every_days,
+                now=now,
             ):
                 await uow.actions.schedule(
                     planned.kind,
@@ -663,19 +700,12 @@ class IntakeService:
         case.anonymous = draft.anonymous
         case.summary = draft.description[:500]
         case.location = str(answers.get("graffiti_location") or answers.get("where") or "") or None
-        case.area_code = area_for(
+        case.area_code, case.block = self.rules.place(
             " ".join(
                 str(answers.get(k) or "") for k in ("where", "reporter_address", "tenant_address")
             ),
-            self._area_markers,
+            case.location,
         )
-        area_blocks = [
-            b
-            for a in self.settings.team.areas
-            if case.area_code in (None, a.code)
-            for b in a.blocks
-        ]
-        case.block = block_for(case.location, area_blocks)
         case.update_every_days = draft.update_every_days
         case.preferred_contact = (
             str(answers.get("tenant_preferred_contact") or answers.get("contact_method") or "")
@@ -695,15 +725,13 @@ class IntakeService:
             if answers.get(key) not in (None, "", [])
         }
         if case.officer_id is None:
-            chosen = allocate(
-                self._rota,
+            chosen = self.rules.allocate(
                 await uow.officers.open_case_counts(),
                 area=case.area_code,
                 p1_out_of_hours=draft.priority == "P1" and not self.calendar.is_open(now),
-                on_call=self.settings.team.on_call,
             )
-            if chosen is not None and await uow.officers.get(chosen.id) is not None:
-                case.officer_id = chosen.id
+            if chosen is not None and await uow.officers.get(chosen[0]) is not None:
+                case.officer_id = chosen[0]
         case.updated_at = now
         if draft.third_party:
             await self._third_party(uow, case, draft, identity)
@@ -781,20 +809,6 @@ class IntakeService:
                         else None,
                     )
                 )
-
-    def _facts(self, case: Case, draft: CaseDraft) -> CaseFacts:
-        return CaseFacts(
-            reference=case.reference,
-            priority=Priority(case.priority),
-            category=Category(case.category),
-            received_at=case.received_at,
-            deadline_at=draft.deadline_at,
-            hate=case.hate,
-            anonymous=case.anonymous,
-            graffiti_due_at=draft.graffiti_due_at,
-            offensive_graffiti=draft.offensive_graffiti,
-            update_every_days=draft.update_every_days,
-        )
 
     async def _keep_evidence(
         self,

@@ -31,7 +31,7 @@ from casework.console import console_router, console_settings
 from casework.console.auth import hash_password
 from casework.context import context_from_settings
 from casework.scheduler import drain
-from intake.bootstrap import sync_team
+from intake.bootstrap import build_case_rules, sync_team
 from intake.messages import Channel, InboundMessage
 from intake.service import IntakeService
 from intake.settings import Settings, load_settings
@@ -144,7 +144,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             officer.password_hash = hashed
         uow.session.add(Officer(id="root", name="Rita Root", role="admin", alert_by="email",
                                 areas=[], active=True, console_only=True, password_hash=hashed))
-    service = IntakeService(storage, settings, clock=lambda: FRIDAY_4PM)
+    service = IntakeService(
+        storage, settings, clock=lambda: FRIDAY_4PM, rules=build_case_rules(settings)
+    )
     for (channel, sender), payload in zip(CHANNELS, PAYLOADS, strict=False):
         await report_by(service, channel, sender, payload)
     # The alerts go out, as the scheduler would send them.

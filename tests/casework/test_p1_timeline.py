@@ -11,6 +11,7 @@ import pytest
 
 from casework.context import CaseworkContext
 from casework.officer_replies import find_officer, handle_officer_reply
+from intake.bootstrap import build_case_rules
 from intake.messages import Channel, InboundMessage
 from intake.service import IntakeService
 from intake.settings import Settings
@@ -58,7 +59,7 @@ def at(day: int, hour: int, minute: int = 0, month: int = 8) -> datetime:
 
 async def report_hate(storage: Storage, settings: Settings, clock: Clock) -> Case:
     """Sam texts a hate report at Friday 16:00 and answers every question."""
-    service = IntakeService(storage, settings, clock=clock)
+    service = IntakeService(storage, settings, clock=clock, rules=build_case_rules(settings))
     count = 0
 
     async def say(text: str) -> Any:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from intake.bootstrap import sync_team
+from intake.bootstrap import build_case_rules, sync_team
 from intake.messages import Attachment, Channel, InboundMessage
 from intake.service import SAFE_FAILURE_TEXT, IntakeService
 from intake.settings import Settings, load_settings
@@ -54,7 +54,9 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def service(storage: Storage, settings: Settings) -> IntakeService:
     await sync_team(storage, settings.team)
-    return IntakeService(storage, settings, clock=Clock(FRIDAY_4PM))
+    return IntakeService(
+        storage, settings, clock=Clock(FRIDAY_4PM), rules=build_case_rules(settings)
+    )
 
 
 class Sender:
@@ -249,7 +251,9 @@ class BrokenService(IntakeService):
 async def test_a_failing_step_keeps_the_message_and_answers_safely(
     storage: Storage, settings: Settings
 ) -> None:
-    broken = BrokenService(storage, settings, clock=Clock(FRIDAY_4PM))
+    broken = BrokenService(
+        storage, settings, clock=Clock(FRIDAY_4PM), rules=build_case_rules(settings)
+    )
     message = InboundMessage(
         Channel.SMS,
         "+447700900127",
@@ -327,7 +331,13 @@ async def test_an_officer_acknowledges_from_their_own_address(
 
     await sync_team(storage, settings.team)
     desk = build_officer_desk(context_from_settings(settings, secret="test-secret"))
-    service = IntakeService(storage, settings, clock=Clock(FRIDAY_4PM), officer_desk=desk)
+    service = IntakeService(
+        storage,
+        settings,
+        clock=Clock(FRIDAY_4PM),
+        officer_desk=desk,
+        rules=build_case_rules(settings),
+    )
     tenant = Sender(service, Channel.SMS, "+447700900131")
     await tenant.say("my neighbour keeps threatening me on the stairs")
     ack = await tenant.finish_report()
@@ -360,6 +370,7 @@ async def test_a_reply_to_the_satisfaction_survey_is_stored_as_its_answer(
         settings,
         clock=Clock(FRIDAY_4PM),
         survey_desk=build_survey_desk(context_from_settings(settings)),
+        rules=build_case_rules(settings),
     )
     tenant = Sender(service, Channel.SMS, "+447700900141")
     await tenant.say("my neighbour keeps threatening me on the stairs")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from casework.console import ConsoleSettings
 from casework.context import CaseworkContext
+from intake.bootstrap import build_case_rules
 from intake.messages import Attachment, Channel
 from intake.service import IntakeService
 from intake.settings import Settings
@@ -43,7 +44,7 @@ async def report(
     first: str,
     files: tuple[Attachment, ...],
 ) -> Case:
-    service = IntakeService(storage, settings, clock=clock)
+    service = IntakeService(storage, settings, clock=clock, rules=build_case_rules(settings))
     web = Sender(service, Channel.WEB, address)
     await web.say(first)
     await web.say("", attachments=files)
