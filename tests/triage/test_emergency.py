@@ -96,6 +96,8 @@ DANGER_IN_OTHER_WORDS = [
     "hes gt a nife n hes bangin on my door",
     "cnt breath hes sat on me",
     "a car has just ploughed into the kids at the bus stop",
+    "they pushed a lad into the canal and he's not come back up",
+    "a little boy is hanging out of the top floor window",
 ]
 
 NOT_EMERGENCIES = [

@@ -160,6 +160,9 @@ HATE_IN_OTHER_WORDS = [
     "they said they'll knock it off his head if they see my son in his kippah again",
     "the neighbour laughs and says 'look at the freak show' when my son has his tics",
     "bloke in the lift told me and my boyfriend to stop being queer in public",
+    "the lads call my dad 'schizo' and 'nutter' cos he's on meds",
+    "she tells my kids their dad, who is from Jamaica, is a criminal like all of them",
+    "someone wrote 'jew' in the dust on our car",
 ]
 
 NOT_HATE_CASES = [
