@@ -414,51 +414,6 @@ _Candidates = tuple[_Entries, dict[str, _Entries]]
 _NO_CANDIDATES: _Candidates = ((), {})
 
 
-def _matcher(pattern: re.Pattern[str]) -> Callable[[str, int], re.Match[str] | None]:
-    """``pattern.match``, from a copy without capturing groups where it can be made.
-
-    Only where a phrase ends is used, and the regular expression engine saves the position of
-    every group at each alternative it tries: without groups the same match is found sooner.
-    """
-    try:
-        return re.compile(_uncaptured(pattern.pattern)).match
-    except ValueError:
-        return pattern.match
-
-
-def _uncaptured(pattern: str) -> str:
-    """A pattern with its capturing groups made non-capturing.
-
-    Raises:
-        ValueError: If that cannot be done with certainty (a backreference needs its group).
-    """
-    out: list[str] = []
-    escaped = in_class = False
-    class_start = changed = 0
-    for index, char in enumerate(pattern):
-        out.append(char)
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]" or index == class_start  # "[]...]" holds a "]"
-        elif char == "[":
-            in_class = True
-            class_start = index + (2 if pattern.startswith("^", index + 1) else 1)
-        elif char == "(" and not pattern.startswith("?", index + 1):
-            out.append("?:")
-            changed += 1
-    result = "".join(out)
-    try:
-        kept = changed != re.compile(pattern).groups or re.compile(result).groups
-    except re.error as exc:  # a backreference to a group made non-capturing
-        raise ValueError(f"cannot make the groups of {pattern!r} non-capturing") from exc
-    if kept:
-        raise ValueError(f"cannot make the groups of {pattern!r} non-capturing")
-    return result
-
-
 class PhraseTable:
     """The phrases for one label: a category, a hate strand, a kind of danger..."""
 
@@ -545,7 +500,7 @@ class PhraseGroup:
             for phrase in members:
                 table = self.tables[phrase.table]
                 info = (phrase.table, table.label, phrase.weight, phrase.tag, table.negatable)
-                entries.append((self._needed(phrase.required), _matcher(phrase.pattern), info))
+                entries.append((self._needed(phrase.required), phrase.pattern.match, info))
         return tuple(entries)
 
     def _needed(self, needs: frozenset[str] | None) -> int:

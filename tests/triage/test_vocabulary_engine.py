@@ -23,7 +23,7 @@ from triage.text import (
     _strip_quoted_history,
     normalise,
 )
-from triage.vocabulary import Hit, PhraseGroup, _uncaptured, negation
+from triage.vocabulary import Hit, PhraseGroup, negation
 
 REPORTS = [
     "nxt door keeps calling my son a p*ki when he walks past",
@@ -77,13 +77,6 @@ def test_shortcuts_find_what_trying_every_word_finds(report: str) -> None:
     text = normalise(report).text
     found = {(number, hit) for number, hits in enumerate(group.find(text)) for hit in hits}
     assert found == _every_word(group, text)
-
-
-def test_groups_made_non_capturing() -> None:
-    assert _uncaptured(r"(a|b)(?:c)[(]x(y)\((z)") == r"(?:a|b)(?:c)[(]x(?:y)\((?:z)"
-    assert _uncaptured(r"[]()](b)[^]()](c)") == r"[]()](?:b)[^]()](?:c)"
-    with pytest.raises(ValueError, match="non-capturing"):
-        _uncaptured(r"(a)\1")
 
 
 NORMALISED = [
