@@ -307,7 +307,7 @@ def _lean_without_cues(
     weights = model.weights
     heavy = sorted(
         (w for w in set(report.words) if weights.get(w, {}).get(best, 0.0) > 0),
-        key=lambda w: -weights[w][best],
+        key=lambda w: (-weights[w][best], w),  # ties by the word: same report, same reasons
     )[:3]
     if not heavy:
         return None
