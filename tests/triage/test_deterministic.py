@@ -22,26 +22,27 @@ for line in sys.stdin:
 """
 
 
-def _classified(reports: str, seed: str) -> list[str]:
-    env = {**os.environ, "PYTHONHASHSEED": seed}
+def _run(script: str, seed: str, stdin: str = "") -> str:
+    """What ``script`` prints in a fresh Python with this hash seed."""
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        input=reports,
+        [sys.executable, "-c", script],
+        input=stdin,
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONHASHSEED": seed},
         cwd=REPO,
         check=True,
         timeout=600,
     )
-    return done.stdout.splitlines()
+    return done.stdout
 
 
 def test_every_development_report_is_read_the_same_whatever_the_hash_seed() -> None:
     files = sorted((REPO / "bench" / "data").glob("*.jsonl"))
     reports = "".join(Path(f).read_text(encoding="utf-8") for f in files)
     count = sum(1 for line in reports.splitlines() if line.strip())
-    first, second = _classified(reports, "1"), _classified(reports, "2")
+    first = _run(SCRIPT, "1", reports).splitlines()
+    second = _run(SCRIPT, "2", reports).splitlines()
     assert len(first) == count
     differing = [json.loads(a)[5] for a, b in zip(first, second, strict=True) if a != b]
     assert differing == []
@@ -60,17 +61,6 @@ print(classify(" ".join(words)).reasons)
 def test_words_that_weigh_the_same_are_named_in_one_order() -> None:
     """Where the model decides, the reasons name its heaviest words; equal weights must not
     leave their order to the hash seed."""
-    answers = set()
-    for seed in ("1", "2", "3", "4"):
-        done = subprocess.run(
-            [sys.executable, "-c", TIED],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            cwd=REPO,
-            check=True,
-            timeout=300,
-        )
-        answers.add(done.stdout)
+    answers = {_run(TIED, seed) for seed in ("1", "2", "3", "4")}
     assert len(answers) == 1
     assert "noise" in next(iter(answers)).lower()
