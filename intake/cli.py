@@ -266,7 +266,7 @@ def cases_group() -> None:
 @click.pass_obj
 def cases_list(config: Path | None, as_json: bool, status: str | None, limit: int) -> None:
     """Cases, soonest deadline first."""
-    from intake.casefile import case_summaries
+    from casework.casefile import case_summaries
 
     settings = _load(config)
     rows = asyncio.run(
@@ -288,7 +288,7 @@ def cases_list(config: Path | None, as_json: bool, status: str | None, limit: in
 @click.pass_obj
 def cases_show(config: Path | None, reference: str, as_json: bool) -> None:
     """One case in full: triage, risk, incidents, advocate and transcript."""
-    from intake.casefile import case_detail
+    from casework.casefile import case_detail
 
     settings = _load(config)
     detail = asyncio.run(_with_storage(settings, lambda s: case_detail(s, reference)))

@@ -31,6 +31,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from sqlalchemy import select, update
 
+from casework.casefile import case_detail
 from casework.console import auth
 from casework.console.auth import (
     Accounts,
@@ -71,7 +72,6 @@ from casework.context import JobContext, officer_routes
 from casework.officer_replies import OfficerCommand, act
 from casework.reports import MonthlyReport, month_start, monthly_report, parse_month
 from casework.texts import category_words, when
-from intake.casefile import case_detail
 from storage.models import Case, Evidence, Officer, ScheduledAction
 from storage.uow import Storage, UnitOfWork
 from triage.taxonomy import CATEGORY_LABELS, Priority

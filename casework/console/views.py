@@ -2,7 +2,7 @@
 the audit trail. Queries select only the columns a page shows and let the database filter,
 order and count, so a page costs the same with 100 or 100,000 cases.
 
-The case page builds on ``intake.casefile.case_detail`` (transcript, triage, risk, incidents,
+The case page builds on ``casework.casefile.case_detail`` (transcript, triage, risk, incidents,
 evidence, scheduled actions) and adds what the console needs besides.
 """
 
@@ -385,7 +385,7 @@ async def staff_messages(
     session: AsyncSession, case_id: int, caretaking_email: str | None
 ) -> set[str]:
     """What was sent about this case to staff (alerts, digests, caretaking jobs), to keep out
-    of the reporter's transcript: ``intake.casefile`` lists every outbox row of the case, and
+    of the reporter's transcript: ``casework.casefile`` lists every outbox row of the case, and
     officer alerts carry one-click action links signed for that officer."""
     to_staff: ColumnElement[bool] = OutboxMessage.officer_id.is_not(None)
     if caretaking_email:
