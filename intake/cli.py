@@ -317,9 +317,9 @@ async def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[
 
 
 def _register_casework_commands() -> None:
-    from casework.cli import jobs
-    from casework.report_cli import report
-    from casework.users_cli import users
+    from intake.jobs_cli import jobs
+    from intake.report_cli import report
+    from intake.users_cli import users
 
     main.add_command(jobs)
     main.add_command(users)

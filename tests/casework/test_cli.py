@@ -11,8 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from casework.cli import jobs
 from intake.bootstrap import sync_team
+from intake.jobs_cli import jobs
 from intake.settings import load_settings
 from storage.migrate import upgrade
 from storage.uow import Storage

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from casework.report_cli import report
-from casework.users_cli import users
+from intake.report_cli import report
+from intake.users_cli import users
 from storage.models import Officer
 from storage.uow import Storage
 from tests.conftest import REPO

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from casework.reports import MonthlyReport, month_start, monthly_report, parse_month
-from casework.users_cli import settings_or_exit, with_storage
+from intake.users_cli import settings_or_exit, with_storage
 from storage.uow import Storage
 from triage.calendar import WorkingCalendar
 
