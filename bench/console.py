@@ -42,7 +42,6 @@ import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +56,7 @@ from fastapi import FastAPI  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.databases import create_postgres, drop_postgres  # noqa: E402
 from casework.console import AreaView, ConsoleSettings, console_router  # noqa: E402
 from casework.console.auth import hash_password  # noqa: E402
 from casework.context import context_from_settings  # noqa: E402
@@ -75,10 +75,6 @@ from storage.models import (  # noqa: E402
 from storage.uow import Storage  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "console.json"
-POSTGRES_ADMIN = os.environ.get(
-    "BENCH_POSTGRES_URL",
-    os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"),
-)
 TARGETS = {"queue_p95_ms": 200.0, "case_p95_ms": 100.0, "report_seconds": 5.0}
 PASSWORD = "bench password for the console"
 SECRET = "bench-console-secret-key-0123456789abcdef"
@@ -139,36 +135,6 @@ def settings_for(url: str) -> Settings:
 
 
 # --- databases ------------------------------------------------------------------------------------
-
-
-async def create_postgres() -> str:
-    import asyncpg
-
-    admin = make_url(POSTGRES_ADMIN)
-    name = f"bench_console_{uuid.uuid4().hex[:10]}"
-    connection = await asyncpg.connect(
-        host=admin.host, port=admin.port or 5432, user=admin.username,
-        password=admin.password, database=admin.database,
-    )
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return admin.set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_postgres(url: str) -> None:
-    import asyncpg
-
-    admin = make_url(POSTGRES_ADMIN)
-    connection = await asyncpg.connect(
-        host=admin.host, port=admin.port or 5432, user=admin.username,
-        password=admin.password, database=admin.database,
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -496,7 +462,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         folder = tempfile.TemporaryDirectory()
         url = f"sqlite+aiosqlite:///{folder.name}/bench.db"
     else:
-        url = await create_postgres()
+        url = await create_postgres("bench_console")
     settings = settings_for(url)
     view = ConsoleSettings(casework=context_from_settings(settings), areas=AREAS)
     storage: Storage | None = None

@@ -38,7 +38,6 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -51,6 +50,7 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.databases import create_postgres, drop_postgres  # noqa: E402
 from casework.context import CaseworkContext, JobContext, context_from_settings  # noqa: E402
 from casework.jobs import HANDLERS  # noqa: E402
 from casework.scheduler import CaseworkScheduler, drain  # noqa: E402
@@ -60,10 +60,6 @@ from storage.models import Case, Officer, OutboxMessage, ScheduledAction  # noqa
 from storage.uow import Storage  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "scheduler.json"
-POSTGRES_ADMIN = os.environ.get(
-    "BENCH_POSTGRES_URL",
-    os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"),
-)
 TARGETS = {"per_second": 1000.0, "lateness_p99_s": 1.0, "duplicates": 0, "missed": 0}
 CASES = 1_000
 MIX = (
@@ -151,42 +147,6 @@ class Recorder:
 
 
 # --- databases ---------------------------------------------------------------------------------
-
-
-async def create_postgres() -> str:
-    import asyncpg
-
-    admin = make_url(POSTGRES_ADMIN)
-    name = f"bench_scheduler_{uuid.uuid4().hex[:10]}"
-    connection = await asyncpg.connect(
-        host=admin.host,
-        port=admin.port or 5432,
-        user=admin.username,
-        password=admin.password,
-        database=admin.database,
-    )
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return admin.set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_postgres(url: str) -> None:
-    import asyncpg
-
-    admin = make_url(POSTGRES_ADMIN)
-    connection = await asyncpg.connect(
-        host=admin.host,
-        port=admin.port or 5432,
-        user=admin.username,
-        password=admin.password,
-        database=admin.database,
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 async def prepare(url: str, settings: Settings) -> list[int]:
@@ -461,7 +421,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         folder = tempfile.TemporaryDirectory()
         url = f"sqlite+aiosqlite:///{folder.name}/bench.db"
     else:
-        url = await create_postgres()
+        url = await create_postgres("bench_scheduler")
     try:
         case_ids = await prepare(url, settings)
         result: dict[str, Any] = {"url": make_url(url).render_as_string(hide_password=True)}

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-import asyncpg
 import httpx
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
@@ -46,6 +45,7 @@ from twilio.request_validator import RequestValidator
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.databases import create_postgres, drop_postgres  # noqa: E402
 from channels.twilio import MESSAGES_PATH  # noqa: E402
 from channels.twilio_sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN  # noqa: E402
 from storage.models import InboundMessage  # noqa: E402
@@ -55,7 +55,6 @@ INTAKE = str(Path(sys.executable).parent / "intake")
 WRK = shutil.which("wrk")
 """wrk (Debian package) drives the throughput runs when installed; otherwise a Python client,
 which is much slower than the servers it measures and flatters the ratio (reported as such)."""
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 REPORTS = [
     "loud music from flat 4 every night until 3am",
     "my neighbour keeps shouting abuse at me on the stairs",
@@ -435,22 +434,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         results["sqlite"] = bench_backend("sqlite", f"sqlite+aiosqlite:///{folder}/bench.db", args)
     if not args.no_postgres:
-        name = f"bench_{uuid.uuid4().hex[:10]}"
-
-        async def admin(sql: str) -> None:
-            connection = await asyncpg.connect(POSTGRES_ADMIN)
-            try:
-                await connection.execute(sql)
-            finally:
-                await connection.close()
-
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        url = asyncio.run(create_postgres("bench_webhooks"))
         try:
-            results["postgresql"] = bench_backend(
-                "postgres", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", args
-            )
+            results["postgresql"] = bench_backend("postgres", url, args)
         finally:
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(drop_postgres(url))
     backends = [results[k] for k in ("sqlite", "postgresql") if k in results]
     results["throughput_ratio_vs_echo"] = round(
         min(b["webhooks_per_second"] for b in backends) / echo, 3

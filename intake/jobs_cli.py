@@ -11,31 +11,19 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from casework.context import context_from_settings
 from casework.scheduler import OWNED_KINDS, drain, schedule_duties
 from casework.texts import when
-from intake.settings import ConfigError, Settings, TeamSettings, load_settings
-from storage.migrate import upgrade
-from storage.models import Officer
+from intake.bootstrap import sync_team
+from intake.users_cli import settings_or_exit, with_storage
 from storage.repositories import ActionRepository
 from storage.uow import Storage
-
-T = TypeVar("T")
-
-
-def _load(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        click.echo(f"configuration error: {exc}", err=True)
-        sys.exit(2)
 
 
 def _at(value: str | None) -> datetime:
@@ -80,7 +68,7 @@ def jobs_list(
     at: str | None,
 ) -> None:
     """Pending actions, soonest first; overdue ones are marked."""
-    settings = _load(config)
+    settings = settings_or_exit(config)
     now = _at(at)
     statuses = (
         ("pending", "running", "done", "cancelled", "failed") if every_status else ("pending",)
@@ -109,7 +97,7 @@ def jobs_list(
             for action, reference in rows
         ]
 
-    rows = asyncio.run(_with_storage(settings, work))
+    rows = asyncio.run(with_storage(settings, work))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -133,13 +121,13 @@ def jobs_list(
 def jobs_run_due(config: Path | None, as_json: bool, batch: int, at: str | None) -> None:
     """Run every casework action due now (once, even with `intake serve` running alongside)
     and today's periodic duties; the messages are sent by `intake serve`'s outbox."""
-    settings = _load(config)
+    settings = settings_or_exit(config)
     now = _at(at)
     context = context_from_settings(settings)
     worker = f"cli:{socket.gethostname()}:{os.getpid()}"
 
     async def work(storage: Storage) -> dict[str, Any]:
-        await _sync_team(storage, settings.team)
+        await sync_team(storage, settings.team)
         duties = await schedule_duties(storage, context, now)
         report = await drain(storage, context, lambda: now, worker, batch=batch)
         return {
@@ -151,7 +139,7 @@ def jobs_run_due(config: Path | None, as_json: bool, batch: int, at: str | None)
             "duties_added": duties,
         }
 
-    result = asyncio.run(_with_storage(settings, work))
+    result = asyncio.run(with_storage(settings, work))
     if as_json:
         click.echo(json.dumps(result))
     else:
@@ -161,38 +149,6 @@ def jobs_run_due(config: Path | None, as_json: bool, batch: int, at: str | None)
             f"time; {result['failed']} failed; {result['messages_queued']} message(s) queued"
         )
     sys.exit(1 if result["failed"] else 0)
-
-
-async def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
-    url = settings.database.sqlalchemy_url()
-    await asyncio.to_thread(upgrade, url)
-    storage = Storage.from_url(
-        url, echo=settings.database.echo, pool_size=settings.database.pool_size
-    )
-    try:
-        return await work(storage)
-    finally:
-        await storage.close()
-
-
-async def _sync_team(storage: Storage, team: TeamSettings) -> None:
-    """Mirror the config's officers into the database, as ``intake serve`` does at start-up,
-    so a run from the command line alerts today's team."""
-    configured = {officer.id for officer in team.officers}
-    async with storage.unit_of_work() as uow:
-        for officer in team.officers:
-            row = await uow.officers.get(officer.id) or Officer(id=officer.id)
-            row.name, row.role, row.alert_by = officer.name, officer.role, officer.alert_by
-            row.email, row.phone = officer.email, officer.phone
-            row.telegram_chat_id, row.areas, row.active = (
-                officer.telegram_chat_id,
-                list(officer.areas),
-                True,
-            )
-            await uow.officers.upsert(row)
-        for row in await uow.officers.all():
-            if row.id not in configured and row.active and not row.console_only:
-                row.active = False
 
 
 __all__ = ["jobs"]
