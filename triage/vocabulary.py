@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
+from itertools import chain, repeat
 from typing import Any, NamedTuple
 
 import yaml
@@ -169,11 +170,15 @@ def _first_words(
     found: set[tuple[str, bool]],
     words: int = 1,
     limit: int = _MAX_FIRST_WORDS,
+    lenient: bool = False,
 ) -> None:
     """Add to ``found`` every first word a parsed phrase can start with.
 
     Each entry is ``(word, exact)``: exact words must equal a token of the text, inexact
-    ones must begin one ("harass" for ``harass\\w*``).
+    ones must begin one ("harass" for ``harass\\w*``). With ``lenient``, a way of matching
+    whose later words cannot be listed gives up only on itself: once its first word is read
+    it is recorded as inexact (any word may follow) rather than making the whole phrase too
+    broad.
     """
     if len(found) > limit:
         raise _TooBroad
@@ -185,6 +190,9 @@ def _first_words(
             char = chr(av)
             if char == " ":
                 if not word or word.endswith(" "):
+                    if lenient and " " in word:
+                        found.add((word, False))
+                        return
                     raise _TooBroad
                 if word.count(" ") + 1 >= words:
                     found.add((word, True))
@@ -196,21 +204,26 @@ def _first_words(
             if chars is None:
                 break
             for char in chars:
-                _first_words([(sre_parse.LITERAL, ord(char)), *rest], word, found, words, limit)
+                _first_words(
+                    [(sre_parse.LITERAL, ord(char)), *rest], word, found, words, limit, lenient
+                )
             return
         if op is sre_parse.SUBPATTERN:
-            _first_words([*av[-1], *rest], word, found, words, limit)
+            _first_words([*av[-1], *rest], word, found, words, limit, lenient)
             return
         if op is sre_parse.BRANCH:
             for branch in av[1]:
-                _first_words([*branch, *rest], word, found, words, limit)
+                _first_words([*branch, *rest], word, found, words, limit, lenient)
             return
         if op in _REPEATS and av[0] == 0 and av[1] == 1:
-            _first_words([*av[2], *rest], word, found, words, limit)
-            _first_words(list(rest), word, found, words, limit)
+            _first_words([*av[2], *rest], word, found, words, limit, lenient)
+            _first_words(list(rest), word, found, words, limit, lenient)
             return
         if op in _REPEATS and av[2] and tuple(av[2][0]) == (sre_parse.LITERAL, ord(" ")):
             if not word or word.endswith(" "):  # a "~" gap ends the word just read
+                if lenient and " " in word:
+                    found.add((word, False))
+                    return
                 raise _TooBroad
             found.add((word, True))
             return
@@ -220,21 +233,25 @@ def _first_words(
             raise _TooBroad
         found.add((word, True))
         return
-    if len(word.rsplit(" ", 1)[-1]) < _MIN_PREFIX:
+    if len(word.rsplit(" ", 1)[-1]) < _MIN_PREFIX and not (lenient and " " in word):
         raise _TooBroad
     found.add((word, False))
 
 
-def second_words(pattern: str, limit: int = _MAX_FIRST_WORDS) -> dict[str, frozenset[str] | None]:
+def second_words(
+    pattern: str, limit: int = _MAX_FIRST_WORDS, *, lenient: bool = False
+) -> dict[str, frozenset[str] | None]:
     """Per first word of a phrase, the exact words that can follow it (None: any word).
 
     Used for phrases that start with a common word ("the", "my"): after such a word they are
     tried only where one of their second words follows. ``(the )?(church )?bells`` is tried
-    after "the" only before "church" or "bells".
+    after "the" only before "church" or "bells". With ``lenient``, a first word after which
+    some way of matching cannot be listed ("my \\w+ is") gets None, and the other first
+    words keep their lists.
     """
     found: set[tuple[str, bool]] = set()
     try:
-        _first_words(list(_parsed(pattern)), "", found, words=2, limit=limit)
+        _first_words(list(_parsed(pattern)), "", found, words=2, limit=limit, lenient=lenient)
     except _TooBroad:
         return {}
     seconds: dict[str, set[str] | None] = {}
@@ -461,6 +478,8 @@ class PhraseGroup:
         self._exact: dict[str, list[_Phrase]] = {}
         self._prefix: dict[str, list[_Phrase]] = {}
         self._anywhere: list[_Phrase] = []
+        self._nexts: dict[_Phrase, frozenset[str] | None] = {}
+        """Per indexed phrase, the words that can come after its first (None: any word)."""
         for number, table in enumerate(self.tables):
             for pattern, weight, tag in table.phrases:
                 words = first_words(pattern)
@@ -481,26 +500,52 @@ class PhraseGroup:
                 if words is None:
                     self._anywhere.append(phrase)
                     continue
+                nexts = second_words(pattern, lenient=True)
                 for word, exact in words:
                     second = seconds.get(word) if exact else None
                     indexed = phrase if second is None else replace(phrase, second=second)
                     (self._exact if exact else self._prefix).setdefault(word, []).append(indexed)
+                    self._follow(indexed, nexts.get(word) if exact else None)
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
         self._by_token: dict[str, _Candidates] = {}
         self._needs: dict[frozenset[str], int] = {}
         self._needs_list: list[frozenset[str]] = [frozenset()]
+        self._needs_by_word: dict[str, tuple[int, ...]] = {}
+        """Per word, the numbers of the word sets holding it (see :meth:`_needed`)."""
+        for phrases in (*self._exact.values(), *self._prefix.values()):
+            for phrase in phrases:
+                self._needed(phrase.required)
+        by_word: dict[str, list[int]] = {}
+        for number, listed in enumerate(self._needs_list):
+            for word in listed:
+                by_word.setdefault(word, []).append(number)
+        self._needs_by_word = {word: tuple(numbers) for word, numbers in by_word.items()}
 
-    def _entries(self, phrases: Iterable[_Phrase]) -> _Entries:
-        """Phrases gathered by the words they need, flattened for the inner loop."""
+    def _follow(self, phrase: _Phrase, nexts: frozenset[str] | None) -> None:
+        """Record the words that can follow where ``phrase`` is indexed (None: any word).
+
+        A phrase indexed twice alike (by a word and by a prefix of it) is one candidate, tried
+        if either index lets it be.
+        """
+        if phrase in self._nexts:
+            known = self._nexts[phrase]
+            nexts = None if known is None or nexts is None else known | nexts
+        self._nexts[phrase] = nexts
+
+    def _entries(self, phrases: Iterable[_Phrase]) -> list[_Phrase]:
+        """Phrases gathered by the words they need, in the order the inner loop tries them."""
         groups: dict[frozenset[str] | None, list[_Phrase]] = {}
         for phrase in phrases:
             groups.setdefault(phrase.required, []).append(phrase)
+        return [phrase for members in groups.values() for phrase in members]
+
+    def _flat(self, phrases: Iterable[_Phrase]) -> _Entries:
+        """Phrases flattened for the inner loop."""
         entries: list[_Entry] = []
-        for members in groups.values():
-            for phrase in members:
-                table = self.tables[phrase.table]
-                info = (phrase.table, table.label, phrase.weight, phrase.tag, table.negatable)
-                entries.append((self._needed(phrase.required), phrase.pattern.match, info))
+        for phrase in phrases:
+            table = self.tables[phrase.table]
+            info = (phrase.table, table.label, phrase.weight, phrase.tag, table.negatable)
+            entries.append((self._needed(phrase.required), phrase.pattern.match, info))
         return tuple(entries)
 
     def _needed(self, needs: frozenset[str] | None) -> int:
@@ -545,7 +590,26 @@ class PhraseGroup:
                 for word in phrase.second:
                     by_second.setdefault(word, []).append(phrase)
         first = self._entries(anywhere)
-        result = (first, {word: first + self._entries(p) for word, p in by_second.items()})
+        tried = {word: first + self._entries(p) for word, p in by_second.items()}
+        # Then leave out, per word that follows, the phrases that cannot go on with it.
+        nexts = self._nexts
+        following: set[str] = set(tried)
+        for phrase in found:
+            listed = nexts[phrase]
+            if listed is not None:
+                following |= listed
+        default = [phrase for phrase in first if nexts[phrase] is None]
+        default_entries = self._flat(default)
+        per_word: dict[str, _Entries] = {}
+        for word in following:
+            kept = [
+                phrase
+                for phrase in tried.get(word, first)
+                if (listed := nexts[phrase]) is None or word in listed
+            ]
+            if kept != default:
+                per_word[word] = self._flat(kept)
+        result = (default_entries, per_word)
         self._by_token[token] = result
         return result
 
@@ -557,10 +621,9 @@ class PhraseGroup:
         following = tokens[1:]
         following.append("")
         present = frozenset(tokens)
-        missing = present.isdisjoint
-        needs = self._needs_list
-        held = bytearray(len(needs))  # per number: 0 not yet known, 1 held, 2 missing
-        held[0] = 1
+        # The numbers of the word sets (see _needed) of which this text holds a word.
+        held = set(chain.from_iterable(map(self._needs_by_word.get, present, repeat(()))))
+        held.add(0)
         by_token = self._by_token
         candidates = self._candidates
         new_hit = tuple.__new__
@@ -572,15 +635,11 @@ class PhraseGroup:
             cached = by_token.get(token)
             if cached is None:
                 cached = candidates(token)
-                held.extend(bytes(len(needs) - len(held)))  # needs numbered just now
             entries, by_second = cached
             if by_second:
                 entries = by_second.get(after, entries)
             for needed, match_at, info in entries:
-                holds = held[needed]
-                if not holds:
-                    holds = held[needed] = 2 if missing(needs[needed]) else 1
-                if holds == 2:
+                if needed not in held:
                     continue
                 match = match_at(padded, start)
                 if match is None:

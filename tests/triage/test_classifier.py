@@ -301,6 +301,12 @@ def test_second_words_are_listed_per_first_word() -> None:
     }
 
 
+def test_lenient_second_words_give_up_only_on_the_first_words_that_cannot_be_listed() -> None:
+    pattern = "(i am|my \\w+ is) (disabled|blind)"
+    assert second_words(pattern) == {}
+    assert second_words(pattern, lenient=True) == {"i": frozenset({"am"}), "my": None}
+
+
 def test_macros_may_name_macros_defined_after_them() -> None:
     macros = expand_macros({"group": ["{colour} people"], "colour": ["black", "white"]})
     assert re.fullmatch(macros["group"], "white people")
