@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, func, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.sql import Executable
 
+from storage import lean
 from storage.models import (
     AuditEvent,
     Case,
@@ -45,9 +45,9 @@ def _is_postgres(session: AsyncSession) -> bool:
 
 
 # --- statements on the path of every inbound message ---------------------------------------
-# Built once per dialect and executed with parameters on the session's connection: no ORM
-# statement construction, cache-key generation or flush per message (these made up most of a
-# webhook's time). Everything else below uses the ORM.
+# Compiled once per dialect and run on the driver connection in the session's transaction
+# (storage/lean.py): no ORM statement construction, execution context or flush per message
+# (these made up most of a webhook's time). Everything else below uses the ORM.
 
 _INBOUND: Table = InboundMessage.__table__  # type: ignore[assignment]
 _IDENTITIES: Table = ChannelIdentity.__table__  # type: ignore[assignment]
@@ -56,20 +56,8 @@ _CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _ACTIONS: Table = ScheduledAction.__table__  # type: ignore[assignment]
 _OFFICERS: Table = Officer.__table__  # type: ignore[assignment]
-_STATEMENTS: dict[tuple[str, str], Executable] = {}
-
-
-def _hot(
-    connection: AsyncConnection, name: str, build: Callable[[Callable[..., Any]], Executable]
-) -> Executable:
-    """The statement ``name`` for this connection's dialect, built once by ``build`` (which
-    gets the dialect's ``insert`` for ON CONFLICT)."""
-    dialect = connection.dialect.name
-    statement = _STATEMENTS.get((dialect, name))
-    if statement is None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = _STATEMENTS[(dialect, name)] = build(insert)
-    return statement
+_IDENTITY_KEYS = tuple(column.key for column in _IDENTITIES.columns)
+_CONVERSATION_KEYS = tuple(column.key for column in _CONVERSATIONS.columns)
 
 
 async def _insert_once(
@@ -77,16 +65,15 @@ async def _insert_once(
 ) -> int | None:
     """Insert a row unless one with the same ``unique`` columns exists; the new id, or None
     when it existed (on PostgreSQL, after waiting for a racing insert to commit)."""
-    connection = await session.connection()
-    statement = _hot(
-        connection,
+    rows = await lean.run(
+        session,
         f"{table.name}.insert_once",
         lambda insert: (
             insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
         ),
+        values,
     )
-    inserted: int | None = (await connection.execute(statement, values)).scalar_one_or_none()
-    return inserted
+    return None if not rows else int(rows[0][0])
 
 
 def _attach(session: AsyncSession, model: type[Any], values: Mapping[str, Any]) -> Any:
@@ -122,16 +109,15 @@ class PeopleRepository:
         found = await self.find_identity(channel, address)
         if found is not None:
             return found, False
-        connection = await self.session.connection()
         now = datetime.now(UTC)
         person_id = (
-            await connection.execute(
-                _hot(
-                    connection, "person.insert", lambda _: _PEOPLE.insert().returning(_PEOPLE.c.id)
-                ),
+            await lean.run(
+                self.session,
+                "person.insert",
+                lambda _: _PEOPLE.insert().returning(_PEOPLE.c.id),
                 {"created_at": now},
             )
-        ).scalar_one()
+        )[0][0]
         values = {"person_id": person_id, "channel": channel, "address": address, "created_at": now}
         inserted = await _insert_once(self.session, _IDENTITIES, ("channel", "address"), values)
         if inserted is None:  # a racing writer got there first
@@ -144,21 +130,21 @@ class PeopleRepository:
 
     async def find_identity(self, channel: str, address: str) -> ChannelIdentity | None:
         """The identity for ``(channel, address)``, if we have seen it."""
-        connection = await self.session.connection()
-        row = (
-            await connection.execute(
-                _hot(
-                    connection,
-                    "identity.find",
-                    lambda _: select(_IDENTITIES).where(
-                        _IDENTITIES.c.channel == bindparam("channel"),
-                        _IDENTITIES.c.address == bindparam("address"),
-                    ),
-                ),
-                {"channel": channel, "address": address},
-            )
-        ).one_or_none()
-        return None if row is None else _attach(self.session, ChannelIdentity, row._asdict())
+        rows = await lean.run(
+            self.session,
+            "identity.find",
+            lambda _: select(_IDENTITIES).where(
+                _IDENTITIES.c.channel == bindparam("channel"),
+                _IDENTITIES.c.address == bindparam("address"),
+            ),
+            {"channel": channel, "address": address},
+        )
+        if not rows:
+            return None
+        identity: ChannelIdentity = _attach(
+            self.session, ChannelIdentity, dict(zip(_IDENTITY_KEYS, rows[0], strict=True))
+        )
+        return identity
 
     async def identities_of(self, person_id: int) -> Sequence[ChannelIdentity]:
         """Every channel a person can be reached on (closure checks try more than one)."""
@@ -331,21 +317,16 @@ class InboundRepository:
         inserted = await _insert_once(self.session, _INBOUND, ("channel", "external_id"), values)
         if inserted is not None:
             return Recorded(inserted, first_delivery=True)
-        connection = await self.session.connection()
-        first = (
-            await connection.execute(
-                _hot(
-                    connection,
-                    "inbound.find",
-                    lambda _: select(_INBOUND.c.id, _INBOUND.c.response).where(
-                        _INBOUND.c.channel == bindparam("channel"),
-                        _INBOUND.c.external_id == bindparam("external_id"),
-                    ),
-                ),
-                {"channel": channel, "external_id": external_id},
-            )
-        ).one()
-        return Recorded(first.id, first_delivery=False, response=first.response)
+        (first_id, response), = await lean.run(
+            self.session,
+            "inbound.find",
+            lambda _: select(_INBOUND.c.id, _INBOUND.c.response).where(
+                _INBOUND.c.channel == bindparam("channel"),
+                _INBOUND.c.external_id == bindparam("external_id"),
+            ),
+            {"channel": channel, "external_id": external_id},
+        )
+        return Recorded(first_id, first_delivery=False, response=response)
 
     async def count_from(self, senders: Collection[tuple[str, str]], since: datetime) -> int:
         """How many messages arrived from any of ``(channel, sender)`` since ``since`` (a
@@ -374,25 +355,22 @@ class InboundRepository:
         error: str | None = None,
     ) -> None:
         """Record what became of a message and what we answered."""
-        connection = await self.session.connection()
-        await connection.execute(
-            _hot(
-                connection,
-                "inbound.mark",
-                lambda _: (
-                    _INBOUND.update()
-                    .where(_INBOUND.c.id == bindparam("message_id"))
-                    .values(
-                        status=bindparam("status"),
-                        response=func.coalesce(
-                            bindparam("response", type_=_INBOUND.c.response.type),
-                            _INBOUND.c.response,
-                        ),
-                        error=func.coalesce(
-                            bindparam("error", type_=_INBOUND.c.error.type), _INBOUND.c.error
-                        ),
-                    )
-                ),
+        await lean.run(
+            self.session,
+            "inbound.mark",
+            lambda _: (
+                _INBOUND.update()
+                .where(_INBOUND.c.id == bindparam("message_id"))
+                .values(
+                    status=bindparam("status"),
+                    response=func.coalesce(
+                        bindparam("response", type_=_INBOUND.c.response.type),
+                        _INBOUND.c.response,
+                    ),
+                    error=func.coalesce(
+                        bindparam("error", type_=_INBOUND.c.error.type), _INBOUND.c.error
+                    ),
+                )
             ),
             {"message_id": message_id, "status": status, "response": response, "error": error},
         )
@@ -803,23 +781,18 @@ class OfficerRepository:
             column, value_ = _OFFICERS.c.telegram_chat_id, int(value)
         else:
             return None
-        connection = await self.session.connection()
-        found = (
-            await connection.execute(
-                _hot(
-                    connection,
-                    f"officer.by_{channel}",
-                    lambda _: (
-                        select(_OFFICERS.c.id)
-                        .where(column == bindparam("value"), _OFFICERS.c.active.is_(True))
-                        .order_by(_OFFICERS.c.id)
-                        .limit(1)
-                    ),
-                ),
-                {"value": value_},
-            )
-        ).scalar_one_or_none()
-        return None if found is None else await self.session.get(Officer, found)
+        found = await lean.run(
+            self.session,
+            f"officer.by_{channel}",
+            lambda _: (
+                select(_OFFICERS.c.id)
+                .where(column == bindparam("value"), _OFFICERS.c.active.is_(True))
+                .order_by(_OFFICERS.c.id)
+                .limit(1)
+            ),
+            {"value": value_},
+        )
+        return None if not found else await self.session.get(Officer, found[0][0])
 
     async def open_case_counts(self) -> dict[str, int]:
         """Open cases per officer, for allocation by load."""
@@ -842,26 +815,23 @@ class ConversationRepository:
 
         The object is not attached to the session: change it, then :meth:`save` it.
         """
-        connection = await self.session.connection()
-        row = (
-            await connection.execute(
-                _hot(
-                    connection,
-                    "conversation.find",
-                    lambda insert: (
-                        select(_CONVERSATIONS)
-                        .where(_CONVERSATIONS.c.identity_id == bindparam("identity_id"))
-                        .with_for_update(nowait=False)
-                        if insert is postgresql.insert
-                        else select(_CONVERSATIONS).where(
-                            _CONVERSATIONS.c.identity_id == bindparam("identity_id")
-                        )
-                    ),
-                ),
-                {"identity_id": identity_id},
-            )
-        ).one_or_none()
-        return None if row is None else Conversation(**row._asdict())
+        rows = await lean.run(
+            self.session,
+            "conversation.find",
+            lambda insert: (
+                select(_CONVERSATIONS)
+                .where(_CONVERSATIONS.c.identity_id == bindparam("identity_id"))
+                .with_for_update(nowait=False)
+                if insert is postgresql.insert
+                else select(_CONVERSATIONS).where(
+                    _CONVERSATIONS.c.identity_id == bindparam("identity_id")
+                )
+            ),
+            {"identity_id": identity_id},
+        )
+        if not rows:
+            return None
+        return Conversation(**dict(zip(_CONVERSATION_KEYS, rows[0], strict=True)))
 
     async def save(self, conversation: Conversation) -> None:
         """Store the state, bumping its version (a new conversation gets its id)."""
@@ -878,33 +848,28 @@ class ConversationRepository:
             "version": conversation.version,
             "updated_at": conversation.updated_at,
         }
-        connection = await self.session.connection()
         if conversation.id is None:
             conversation.id = (
-                await connection.execute(
-                    _hot(
-                        connection,
-                        "conversation.insert",
-                        lambda _: _CONVERSATIONS.insert().returning(_CONVERSATIONS.c.id),
-                    ),
+                await lean.run(
+                    self.session,
+                    "conversation.insert",
+                    lambda _: _CONVERSATIONS.insert().returning(_CONVERSATIONS.c.id),
                     values,
                 )
-            ).scalar_one()
+            )[0][0]
             return
-        await connection.execute(
-            _hot(
-                connection,
-                "conversation.update",
-                lambda _: (
-                    _CONVERSATIONS.update()
-                    .where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
-                    .values(
-                        state=bindparam("state"),
-                        case_id=bindparam("case_id"),
-                        version=bindparam("version"),
-                        updated_at=bindparam("updated_at"),
-                    )
-                ),
+        await lean.run(
+            self.session,
+            "conversation.update",
+            lambda _: (
+                _CONVERSATIONS.update()
+                .where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
+                .values(
+                    state=bindparam("state"),
+                    case_id=bindparam("case_id"),
+                    version=bindparam("version"),
+                    updated_at=bindparam("updated_at"),
+                )
             ),
             {**values, "conversation_id": conversation.id},
         )
