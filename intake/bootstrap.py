@@ -22,11 +22,15 @@ from triage.calendar import WorkingCalendar
 log = logging.getLogger(__name__)
 
 
-def build_storage(settings: Settings) -> Storage:
-    """Storage for the configured database."""
+def build_storage(settings: Settings, *, long_running: bool = False) -> Storage:
+    """Storage for the configured database; ``long_running`` (``intake serve``): SQLite's log
+    is checkpointed off the event loop (storage/checkpoint.py)."""
     database = settings.database
     return Storage.from_url(
-        database.sqlalchemy_url(), echo=database.echo, pool_size=database.pool_size
+        database.sqlalchemy_url(),
+        echo=database.echo,
+        pool_size=database.pool_size,
+        background_checkpoints=long_running,
     )
 
 

@@ -265,7 +265,7 @@ async def serve(
     # scans: it is never freed, and each scan of it cost every message time.
     await asyncio.to_thread(classify, "warm up: loud music and someone shouting at my door")
     gc.freeze()
-    storage = build_storage(settings)
+    storage = build_storage(settings, long_running=True)
     registry = CollectorRegistry()
     inbound = Counter(
         "intake_inbound_messages", "Messages received", ["channel", "first"], registry=registry

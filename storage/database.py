@@ -15,10 +15,14 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, background_checkpoints: bool = False
+) -> AsyncEngine:
     """An async engine, with SQLite tuned for one busy process (WAL, foreign keys on).
 
     The SQLite file's folder is created if missing, so a fresh clone needs nothing set up.
+    With ``background_checkpoints`` SQLite's commits never checkpoint the log themselves
+    (storage/checkpoint.py does it off the event loop).
     """
     parsed = make_url(url)
     options: dict[str, Any] = {"echo": echo}
@@ -37,6 +41,8 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
     engine = create_async_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if background_checkpoints:
+            event.listen(engine.sync_engine, "connect", _no_autocheckpoint)
     return engine
 
 
@@ -46,6 +52,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 

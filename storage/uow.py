@@ -12,6 +12,7 @@ from types import TracebackType
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage.checkpoint import WalCheckpointer
 from storage.database import create_engine, create_session_factory
 from storage.repositories import (
     ActionRepository,
@@ -133,19 +134,45 @@ class UnitOfWork:
 class Storage:
     """The database: an engine and a factory of units of work."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, checkpointer: WalCheckpointer | None = None) -> None:
         self.engine = engine
         self._sessions: async_sessionmaker[AsyncSession] = create_session_factory(engine)
         self._sqlite = engine.dialect.name == "sqlite"
         self._own_gate = WriteGate()
+        self.checkpointer = checkpointer
 
     @classmethod
-    def from_url(cls, url: str, *, echo: bool = False, pool_size: int = 10) -> Storage:
-        """Storage for a SQLAlchemy URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
-        return cls(create_engine(url, echo=echo, pool_size=pool_size))
+    def from_url(
+        cls,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        background_checkpoints: bool = False,
+    ) -> Storage:
+        """Storage for a SQLAlchemy URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
+
+        ``background_checkpoints`` (a long-running process on a SQLite file): the log is
+        checkpointed in a worker thread, never by a commit on the event loop.
+        """
+        engine = create_engine(
+            url, echo=echo, pool_size=pool_size, background_checkpoints=background_checkpoints
+        )
+        database = engine.url.database or ""
+        checkpointer = None
+        if (
+            background_checkpoints
+            and engine.dialect.name == "sqlite"
+            and database not in ("", ":memory:")
+            and not database.startswith("file:")
+        ):
+            checkpointer = WalCheckpointer(database)
+        return cls(engine, checkpointer=checkpointer)
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work: ``async with storage.unit_of_work() as uow: ...``."""
+        if self.checkpointer is not None:
+            self.checkpointer.start()  # on the first use, on the loop that uses it
         gate = _gate_for(self.engine, self._own_gate) if self._sqlite else None
         return UnitOfWork(self._sessions(), gate)
 
@@ -161,5 +188,7 @@ class Storage:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (after a last checkpoint, if this Storage runs them)."""
         await self.engine.dispose()
+        if self.checkpointer is not None:
+            await self.checkpointer.stop()
