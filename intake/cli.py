@@ -122,7 +122,18 @@ def serve(config: Path | None, host: str | None, port: int | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    asyncio.run(_serve(settings, host, port))
+    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        runner.run(_serve(settings, host, port))
+
+
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (``uvicorn[standard]`` brings it), as uvicorn
+    itself chooses; else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; a platform may lack it
+        return None
+    return uvloop.new_event_loop
 
 
 async def _serve(settings: Settings, host: str | None, port: int | None) -> None:
