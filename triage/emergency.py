@@ -16,11 +16,11 @@ from functools import lru_cache
 
 from triage.text import NormalisedText
 from triage.vocabulary import (
+    Alternation,
     Hit,
     Masks,
     PhraseGroup,
     PhraseTable,
-    expand,
     expand_macros,
     load_data,
     quote_all,
@@ -56,10 +56,10 @@ class EmergencyVocabulary:
     masks: Masks
     dangers: tuple[PhraseTable, ...]
     supporting: frozenset[str]
-    now_markers: re.Pattern[str]
-    past_markers: re.Pattern[str]
-    future_markers: re.Pattern[str]
-    retractions: re.Pattern[str]
+    now_markers: Alternation
+    past_markers: Alternation
+    future_markers: Alternation
+    retractions: Alternation
 
 
 @lru_cache(maxsize=1)
@@ -72,9 +72,8 @@ def emergency_vocabulary() -> EmergencyVocabulary:
         for kind, phrases in data["dangers"].items()
     )
 
-    def markers(key: str) -> re.Pattern[str]:
-        body = "|".join(expand(str(p), macros) for p in data[key])
-        return re.compile(r"(?<![^ ])(?:" + body + r")(?![^ ])")
+    def markers(key: str) -> Alternation:
+        return Alternation((str(p) for p in data[key]), macros)
 
     return EmergencyVocabulary(
         masks=Masks("emergency_mask", data.get("masks") or (), macros),
@@ -117,16 +116,36 @@ def _spent_now(marker: re.Match[str], sentence: str, vocabulary: EmergencyVocabu
     return not after or after[0] not in _NOW_SUBJECTS
 
 
-def _is_now(hit: Hit, text: str, vocabulary: EmergencyVocabulary) -> tuple[bool, str]:
-    """Whether a danger cue is happening now, and the now-marker that says so (if any)."""
+def _is_now(
+    hit: Hit,
+    text: str,
+    vocabulary: EmergencyVocabulary,
+    judged: dict[tuple[int, int, bool], tuple[bool, str]],
+) -> tuple[bool, str]:
+    """Whether a danger cue is happening now, and the now-marker that says so (if any).
+
+    The answer depends only on the cue's sentence and whether the cue carries its own
+    immediacy, so it is worked out once per sentence and kind of cue in ``judged``.
+    """
     first, last = _sentence_bounds(text, hit.start, hit.end)
+    key = (first, last, hit.tag == _NOW)
+    answer = judged.get(key)
+    if answer is None:
+        answer = judged[key] = _sentence_is_now(text, first, last, key[2], vocabulary)
+    return answer
+
+
+def _sentence_is_now(
+    text: str, first: int, last: int, own_now: bool, vocabulary: EmergencyVocabulary
+) -> tuple[bool, str]:
+    """:func:`_is_now` for the sentence ``text[first:last]`` (``own_now``: a cue tagged now)."""
     sentence = text[first:last]
     if vocabulary.future_markers.search(sentence):
         return False, ""
     marker = vocabulary.now_markers.search(sentence)
     if marker and not _spent_now(marker, sentence, vocabulary):
         return True, marker.group(0)
-    if hit.tag == _NOW:
+    if own_now:
         return vocabulary.past_markers.search(sentence) is None, ""
     before_first, _ = _sentence_bounds(text, max(first - len(_SENTENCE), 0), first)
     _, after_last = _sentence_bounds(text, last, min(last + len(_SENTENCE), len(text)))
@@ -159,7 +178,10 @@ def judge_emergency(
     if not any(danger_hits):
         return EmergencyFinding(emergency=False, kinds=(), reasons=())
     text = Masks.blank(report.text, masked)
-    retracted = max((m.start() for m in vocabulary.retractions.finditer(text)), default=-1)
+    retracted = max(
+        (m.start() for m in vocabulary.retractions.pattern.finditer(text)), default=-1
+    )
+    judged: dict[tuple[int, int, bool], tuple[bool, str]] = {}
     for table, hits in zip(vocabulary.dangers, danger_hits, strict=True):
         if not hits or (table.label in vocabulary.supporting and not hostility):
             continue
@@ -167,7 +189,7 @@ def judge_emergency(
         for hit in Masks.keep(hits, masked):
             if hit.end <= retracted:
                 continue
-            now, marker = _is_now(hit, text, vocabulary)
+            now, marker = _is_now(hit, text, vocabulary, judged)
             if not now:
                 continue
             quoted.append(report.quote(hit.start, hit.end))

@@ -372,6 +372,75 @@ def negation() -> Negation:
     return Negation(load_data("negation.yaml"))
 
 
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
+
+
+class Alternation:
+    """Phrases searched for as ``(?<![^ ])(?:p1|p2|...)(?![^ ])``, one word at a time.
+
+    A search of one big alternation tries every phrase at every character, the slowest
+    thing Python's ``re`` does. This finds the same first match (the leftmost; there, the
+    first phrase in the file's order) by trying, at each word, only the phrases that can
+    start with that word (see :func:`first_words`); phrases whose first words cannot be
+    listed are tried at every word.
+    """
+
+    def __init__(self, phrases: Iterable[str], macros: Mapping[str, str]) -> None:
+        """Compile the phrases, each on its own, and index them by their first words."""
+        bodies = [expand(str(phrase), macros) for phrase in phrases]
+        self.pattern = re.compile(r"(?<![^ ])(?:" + "|".join(bodies) + r")(?![^ ])")
+        """The whole alternation, as one expression."""
+        self._matchers = tuple(re.compile("(?:" + body + r")(?![^ ])").match for body in bodies)
+        self._exact: dict[str, list[int]] = {}
+        self._prefix: dict[str, list[int]] = {}
+        self._anywhere: list[int] = []
+        self._by_word: dict[str, tuple[Callable[[str, int], re.Match[str] | None], ...]] = {}
+        self._whole = any(_BACKREFERENCE.search(body) for body in bodies)
+        """A phrase refers to a group by number or name: search the whole expression."""
+        for number, body in enumerate(bodies):
+            words = first_words(body)
+            if words is None:
+                self._anywhere.append(number)
+                continue
+            for word, exact in words:
+                (self._exact if exact else self._prefix).setdefault(word, []).append(number)
+        self._prefix_lengths = sorted({len(word) for word in self._prefix})
+
+    def _at(self, word: str) -> tuple[Callable[[str, int], re.Match[str] | None], ...]:
+        """The phrases that can start at ``word``, in the file's order (memoised)."""
+        numbers = set(self._anywhere)
+        numbers.update(self._exact.get(word, ()))
+        for length in self._prefix_lengths:
+            if length > len(word):
+                break
+            numbers.update(self._prefix.get(word[:length], ()))
+        if len(self._by_word) >= _TOKEN_CACHE_SIZE:
+            self._by_word.clear()
+        matchers = self._by_word[word] = tuple(self._matchers[n] for n in sorted(numbers))
+        return matchers
+
+    def search(self, text: str) -> re.Match[str] | None:
+        """The first match in ``text``, as ``self.pattern.search(text)`` finds it.
+
+        The match holds the same span and text (``start``, ``end``, ``group(0)``); its groups
+        are the matching phrase's own.
+        """
+        if self._whole:
+            return self.pattern.search(text)
+        by_word = self._by_word
+        at = 0
+        for word in text.split(" "):
+            matchers = by_word.get(word)
+            if matchers is None:
+                matchers = self._at(word)
+            for match in matchers:
+                found = match(text, at)
+                if found is not None:
+                    return found
+            at += len(word) + 1
+        return None
+
+
 class Masks:
     """Spans set aside before a table is read (figurative uses, disclaimers).
 
@@ -478,8 +547,8 @@ class PhraseGroup:
         self._exact: dict[str, list[_Phrase]] = {}
         self._prefix: dict[str, list[_Phrase]] = {}
         self._anywhere: list[_Phrase] = []
-        self._nexts: dict[_Phrase, frozenset[str] | None] = {}
-        """Per indexed phrase, the words that can come after its first (None: any word)."""
+        self._nexts: dict[tuple[str, _Phrase], frozenset[str]] = {}
+        """Per first word and phrase indexed by it, the words that can come next (if listed)."""
         for number, table in enumerate(self.tables):
             for pattern, weight, tag in table.phrases:
                 words = first_words(pattern)
@@ -505,7 +574,9 @@ class PhraseGroup:
                     second = seconds.get(word) if exact else None
                     indexed = phrase if second is None else replace(phrase, second=second)
                     (self._exact if exact else self._prefix).setdefault(word, []).append(indexed)
-                    self._follow(indexed, nexts.get(word) if exact else None)
+                    listed = nexts.get(word) if exact else None
+                    if listed is not None:
+                        self._nexts[word, indexed] = listed
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
         self._by_token: dict[str, _Candidates] = {}
         self._needs: dict[frozenset[str], int] = {}
@@ -520,17 +591,6 @@ class PhraseGroup:
             for word in listed:
                 by_word.setdefault(word, []).append(number)
         self._needs_by_word = {word: tuple(numbers) for word, numbers in by_word.items()}
-
-    def _follow(self, phrase: _Phrase, nexts: frozenset[str] | None) -> None:
-        """Record the words that can follow where ``phrase`` is indexed (None: any word).
-
-        A phrase indexed twice alike (by a word and by a prefix of it) is one candidate, tried
-        if either index lets it be.
-        """
-        if phrase in self._nexts:
-            known = self._nexts[phrase]
-            nexts = None if known is None or nexts is None else known | nexts
-        self._nexts[phrase] = nexts
 
     def _entries(self, phrases: Iterable[_Phrase]) -> list[_Phrase]:
         """Phrases gathered by the words they need, in the order the inner loop tries them."""
@@ -591,11 +651,19 @@ class PhraseGroup:
                     by_second.setdefault(word, []).append(phrase)
         first = self._entries(anywhere)
         tried = {word: first + self._entries(p) for word, p in by_second.items()}
-        # Then leave out, per word that follows, the phrases that cannot go on with it.
-        nexts = self._nexts
+        # Then leave out, per word that follows, the phrases that cannot go on with it. A
+        # phrase found twice alike (by the word and by a prefix of it) is tried once, if
+        # either lets it be.
+        nexts: dict[_Phrase, frozenset[str] | None] = {}
+        exact = len(self._exact.get(token, ()))
+        for at, phrase in enumerate(found):
+            listed = self._nexts.get((token, phrase)) if at < exact else None
+            if phrase in nexts:
+                known = nexts[phrase]
+                listed = None if known is None or listed is None else known | listed
+            nexts[phrase] = listed
         following: set[str] = set(tried)
-        for phrase in found:
-            listed = nexts[phrase]
+        for listed in nexts.values():
             if listed is not None:
                 following |= listed
         default = [phrase for phrase in first if nexts[phrase] is None]

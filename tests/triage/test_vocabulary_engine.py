@@ -15,6 +15,7 @@ from bisect import bisect_right
 import pytest
 
 from triage.classifier import _vocabulary
+from triage.emergency import emergency_vocabulary
 from triage.text import (
     _CHARACTER_FOLDS,
     _TOKEN_RE,
@@ -113,3 +114,34 @@ def _slow_quote(written: tuple[str, ...], starts: tuple[int, ...], start: int, e
         if not quoted or quoted[-1] != word:
             quoted.append(word)
     return " ".join(quoted)
+
+
+def _marker_texts() -> list[str]:
+    """Sentences, whole reports, and runs of their words, some joined by double spaces."""
+    texts: list[str] = []
+    for report in REPORTS:
+        text = normalise(report).text
+        texts += [text, *text.split(" . ")]
+        words = text.split(" ")
+        texts += [" ".join(words[at : at + 4]) for at in range(len(words))]
+        texts += ["  ".join(words[at : at + 3]) for at in range(len(words))]
+    texts += [
+        "he has a knife right now",
+        "he is outside now . last night he smashed it",
+        "a few mins ago he was at the door",
+        "ignore my last message sorry",
+        "i am scared he will come back tomorrow",
+        "",
+        " ",
+    ]
+    return texts
+
+
+@pytest.mark.parametrize("name", ["now_markers", "past_markers", "future_markers", "retractions"])
+def test_alternations_find_what_the_whole_expression_finds(name: str) -> None:
+    markers = getattr(emergency_vocabulary(), name)
+    for text in _marker_texts():
+        got, expected = markers.search(text), markers.pattern.search(text)
+        assert (got is None) == (expected is None), text
+        if got is not None and expected is not None:
+            assert (got.span(), got.group(0)) == (expected.span(), expected.group(0)), text
