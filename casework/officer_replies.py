@@ -16,6 +16,7 @@ reason) and every use is audited with the officer and the time.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from casework.context import MANAGER_ROLES, CaseworkContext, JobContext
 from casework.jobs import FIRST_CONTACT_KINDS, cadence, close_case
 from casework.texts import when
 from storage.models import Case, Officer
+from storage.repositories import officer_address
 from storage.uow import UnitOfWork
 
 REFERENCE_RE = re.compile(r"\bASB[-\s]?(\d{4})[-\s]?(\d{1,6})\b", re.IGNORECASE)
@@ -104,6 +106,33 @@ def _normalise(match: re.Match[str]) -> str:
 async def find_officer(uow: UnitOfWork, channel: str, address: str) -> Officer | None:
     """The active officer writing from ``address`` on ``channel``, if it is one of ours."""
     return await uow.officers.by_address(channel, address)
+
+
+class OfficerAddresses:
+    """Is this sender an officer? Asked of every inbound message, so answered from memory:
+    the active officers' addresses, read again at most every ``refresh`` seconds (the team
+    changes by config or ``intake users``, rarely). Only a match is looked up in the database,
+    which has the last word (an officer made inactive a moment ago is not one)."""
+
+    def __init__(
+        self, refresh: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.refresh = refresh
+        self._clock = clock
+        self._known: frozenset[tuple[str, str | int]] | None = None
+        self._read_at = 0.0
+
+    async def find(self, uow: UnitOfWork, channel: str, address: str) -> Officer | None:
+        """The active officer writing from ``address`` on ``channel``, if it is one of ours."""
+        key = officer_address(channel, address)
+        if key is None:
+            return None
+        now = self._clock()
+        if self._known is None or now - self._read_at >= self.refresh:
+            self._known, self._read_at = await uow.officers.addresses(), now
+        if key not in self._known:
+            return None
+        return await uow.officers.by_address(channel, address)
 
 
 async def handle_officer_reply(

@@ -102,3 +102,9 @@ class Handled:
     """False for a redelivery: the replies are the ones given the first time."""
     case_reference: str | None = None
     inbound_id: int | None = None
+    deliveries_queued: bool = True
+    """Messages wait in the outbox (the dispatcher should look now); False when the replies
+    went inline and nothing else was queued."""
+    next_due: datetime | None = None
+    """The soonest follow-up this message scheduled (casework looks again if that is sooner
+    than what it waits for)."""

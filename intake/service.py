@@ -179,7 +179,12 @@ class IntakeService:
         """
         try:
             async with self.storage.unit_of_work() as uow:
-                return await self._handle(uow, message, inline)
+                handled = await self._handle(uow, message, inline)
+            return replace(
+                handled,
+                deliveries_queued=uow.written.deliveries > 0,
+                next_due=uow.written.earliest_due,
+            )
         except Exception as exc:
             # A bug in a step must not lose the report: keep the raw message and flag it.
             log.exception(
@@ -203,6 +208,8 @@ class IntakeService:
         if self.officer_desk is not None:
             answer = await self.officer_desk(uow, message)
             if answer is not None:  # an officer acting from an alert, not a new report
+                # it may have moved follow-ups (snooze, done): casework looks again now
+                uow.written.due(message.received_at)
                 identity = await uow.people.identity(message.channel.value, message.sender)
                 return await self._answer_directly(uow, answer, identity, inbound, message, inline)
         identity, new = await uow.people.identity_and_whether_new(
@@ -220,6 +227,7 @@ class IntakeService:
         ):
             thanks = await self.survey_desk(uow, identity, message)
             if thanks is not None:  # an answer to the satisfaction survey, not a new report
+                uow.written.due(message.received_at)
                 return await self._answer_directly(uow, thanks, identity, inbound, message, inline)
         ctx = await self._context(uow, identity, state, message)
         result = step(state, message, ctx)
@@ -291,7 +299,13 @@ class IntakeService:
                     "inbound_id": recorded.id,
                 },
             )
-        return Handled((Reply(SAFE_FAILURE_TEXT),), first_delivery=True, inbound_id=recorded.id)
+        return Handled(
+            (Reply(SAFE_FAILURE_TEXT),),
+            first_delivery=True,
+            inbound_id=recorded.id,
+            deliveries_queued=uow.written.deliveries > 0,
+            next_due=uow.written.earliest_due,
+        )
 
     # --- context --------------------------------------------------------------------------
 

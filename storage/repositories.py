@@ -295,6 +295,22 @@ class Recorded:
     response: str | None = None
 
 
+@dataclass
+class Written:
+    """What a unit of work queued for others to act on, so its caller wakes only who must:
+    messages for the outbox dispatcher, and the earliest follow-up for the casework claimer."""
+
+    deliveries: int = 0
+    """Outbox messages queued to be sent (not those the channel answered inline)."""
+    earliest_due: datetime | None = None
+    """The soonest ``due_at`` among the actions scheduled."""
+
+    def due(self, at: datetime) -> None:
+        """Note an action due at ``at``."""
+        if self.earliest_due is None or at < self.earliest_due:
+            self.earliest_due = at
+
+
 class InboundRepository:
     """Inbound messages, stored raw before they are acknowledged; deduplicated."""
 
@@ -379,8 +395,9 @@ class InboundRepository:
 class OutboxRepository:
     """Outgoing messages: enqueued in the step's transaction, claimed by the dispatcher."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, written: Written | None = None) -> None:
         self.session = session
+        self.written = written if written is not None else Written()
 
     async def enqueue(self, message: OutboxMessage) -> bool:
         """Queue a message unless one with the same idempotency key exists. True if queued."""
@@ -389,7 +406,10 @@ class OutboxRepository:
             for column in _OUTBOX.columns
             if getattr(message, column.key, None) is not None
         }
-        return await _insert_once(self.session, _OUTBOX, ("idempotency_key",), values) is not None
+        queued = await _insert_once(self.session, _OUTBOX, ("idempotency_key",), values)
+        if queued is not None and values.get("status", "pending") == "pending":
+            self.written.deliveries += 1
+        return queued is not None
 
     async def enqueue_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Queue many messages in one statement; rows whose idempotency key exists are skipped.
@@ -404,6 +424,7 @@ class OutboxRepository:
             ),
             [dict(row) for row in rows],
         )
+        self.written.deliveries += sum(1 for r in rows if r.get("status", "pending") == "pending")
 
     async def by_key(self, idempotency_key: str) -> OutboxMessage | None:
         """The message queued under this key, if any (did the alert go out?)."""
@@ -445,8 +466,9 @@ class OutboxRepository:
 class ActionRepository:
     """Scheduled actions: follow-ups as rows, claimed exactly once."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, written: Written | None = None) -> None:
         self.session = session
+        self.written = written if written is not None else Written()
 
     async def schedule(
         self,
@@ -467,7 +489,10 @@ class ActionRepository:
             "status": "pending",
             "attempts": 0,
         }
-        return await _insert_once(self.session, _ACTIONS, ("dedupe_key",), values) is not None
+        new = await _insert_once(self.session, _ACTIONS, ("dedupe_key",), values) is not None
+        if new:
+            self.written.due(due_at)
+        return new
 
     async def schedule_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Schedule many actions in one statement; rows whose dedupe key exists are skipped.
@@ -482,6 +507,7 @@ class ActionRepository:
             ),
             [{**row, "status": "pending", "attempts": 0} for row in rows],
         )
+        self.written.due(min(row["due_at"] for row in rows))
 
     async def claim_due(
         self,
@@ -744,6 +770,20 @@ async def _claim(
     return rows
 
 
+def officer_address(channel: str, address: str) -> tuple[str, str | int] | None:
+    """How an inbound sender is compared with officers' addresses: the kind of address and
+    its value (phone as sent, e-mail in lower case, Telegram chat id), or None when officers
+    cannot write on that channel."""
+    value = address.strip()
+    if channel in ("sms", "whatsapp"):
+        return "phone", value.removeprefix("whatsapp:")
+    if channel == "email":
+        return "email", value.lower()
+    if channel == "telegram" and value.lstrip("-").isdigit():
+        return "telegram", int(value)
+    return None
+
+
 class OfficerRepository:
     """Officers mirrored from the config's team."""
 
@@ -767,32 +807,46 @@ class OfficerRepository:
     async def by_address(self, channel: str, address: str) -> Officer | None:
         """The active officer who writes from this address (officers act by replying).
 
-        Asked of every inbound message, so the lookup is one prepared query on ids; the
-        officer is loaded only when found.
+        One prepared query on ids; the officer is loaded only when found.
         """
-        value = address.strip()
-        column: Any
-        value_: str | int
-        if channel in ("sms", "whatsapp"):
-            column, value_ = _OFFICERS.c.phone, value.removeprefix("whatsapp:")
-        elif channel == "email":
-            column, value_ = func.lower(_OFFICERS.c.email), value.lower()
-        elif channel == "telegram" and value.lstrip("-").isdigit():
-            column, value_ = _OFFICERS.c.telegram_chat_id, int(value)
-        else:
+        key = officer_address(channel, address)
+        if key is None:
             return None
+        kind, value = key
+        column: Any = {
+            "phone": _OFFICERS.c.phone,
+            "email": func.lower(_OFFICERS.c.email),
+            "telegram": _OFFICERS.c.telegram_chat_id,
+        }[kind]
         found = await lean.run(
             self.session,
-            f"officer.by_{channel}",
+            f"officer.by_{kind}",
             lambda _: (
                 select(_OFFICERS.c.id)
                 .where(column == bindparam("value"), _OFFICERS.c.active.is_(True))
                 .order_by(_OFFICERS.c.id)
                 .limit(1)
             ),
-            {"value": value_},
+            {"value": value},
         )
         return None if not found else await self.session.get(Officer, found[0][0])
+
+    async def addresses(self) -> frozenset[tuple[str, str | int]]:
+        """Every active officer's addresses, as :func:`officer_address` gives them."""
+        rows = await self.session.execute(
+            select(Officer.phone, Officer.email, Officer.telegram_chat_id).where(
+                Officer.active.is_(True)
+            )
+        )
+        keys: set[tuple[str, str | int]] = set()
+        for phone, email, chat_id in rows:
+            if phone:
+                keys.add(("phone", str(phone).strip()))
+            if email:
+                keys.add(("email", str(email).strip().lower()))
+            if chat_id is not None:
+                keys.add(("telegram", int(chat_id)))
+        return frozenset(keys)
 
     async def open_case_counts(self) -> dict[str, int]:
         """Open cases per officer, for allocation by load."""

@@ -23,6 +23,7 @@ from storage.repositories import (
     OfficerRepository,
     OutboxRepository,
     PeopleRepository,
+    Written,
 )
 
 
@@ -95,8 +96,10 @@ class UnitOfWork:
         self.people = PeopleRepository(session)
         self.cases = CaseRepository(session)
         self.inbound = InboundRepository(session)
-        self.outbox = OutboxRepository(session)
-        self.actions = ActionRepository(session)
+        self.written = Written()
+        """What this unit of work queued (outbox messages, follow-ups' earliest due time)."""
+        self.outbox = OutboxRepository(session, self.written)
+        self.actions = ActionRepository(session, self.written)
         self.officers = OfficerRepository(session)
         self.conversations = ConversationRepository(session)
         self.audit = AuditRepository(session)

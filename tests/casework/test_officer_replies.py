@@ -9,6 +9,7 @@ import pytest
 from casework.context import CaseworkContext
 from casework.links import make_action_token, read_action_token
 from casework.officer_replies import (
+    OfficerAddresses,
     OfficerCommand,
     find_officer,
     handle_action_link,
@@ -96,6 +97,44 @@ async def test_officers_are_known_by_their_addresses_on_every_channel(
             await find_officer(uow, "telegram", "not-a-chat"),
         ]
     assert [o.id if o else None for o in found] == ["amara", "ben", "ben", "olu", None, None]
+
+
+async def test_the_in_memory_check_finds_the_same_officers_and_follows_changes(
+    team_storage: Storage,
+) -> None:
+    """``intake serve`` asks every inbound message whether an officer wrote it from memory;
+    it must answer as the database does, see a new officer after ``refresh`` seconds, and
+    never treat a just-deactivated officer as one."""
+    now = [0.0]
+    officers = OfficerAddresses(refresh=5.0, clock=lambda: now[0])
+    senders = [
+        ("email", " AMARA@example.org "),
+        ("sms", "+447700900002"),
+        ("whatsapp", "whatsapp:+447700900002"),
+        ("telegram", "5550001"),
+        ("sms", "+447700900123"),
+        ("telegram", "not-a-chat"),
+        ("chat", "amara@example.org"),
+    ]
+    async with team_storage.unit_of_work() as uow:
+        found = [await officers.find(uow, channel, address) for channel, address in senders]
+    assert [o.id if o else None for o in found] == [
+        "amara", "ben", "ben", "olu", None, None, None
+    ]
+    async with team_storage.unit_of_work() as uow:
+        ben = await uow.officers.get("ben")
+        assert ben is not None
+        ben.phone = "+447700900123"  # a new number
+        amara = await uow.officers.get("amara")
+        assert amara is not None
+        amara.active = False
+    async with team_storage.unit_of_work() as uow:
+        assert await officers.find(uow, "sms", "+447700900123") is None  # not read again yet
+        assert await officers.find(uow, "email", "amara@example.org") is None  # the DB decides
+    now[0] = 5.0
+    async with team_storage.unit_of_work() as uow:
+        ben = await officers.find(uow, "sms", "+447700900123")
+    assert ben is not None and ben.id == "ben"
 
 
 async def test_snooze_reminds_later_but_never_after_the_deadline(

@@ -71,7 +71,7 @@ class Sender:
             self.channel, self.address, f"{self.address}-{self.count}", text, clock(), **extra
         )
         handled = await self.service.handle(message)
-        self.last = handled.replies
+        self.last, self.handled = handled.replies, handled
         return [r.text for r in handled.replies]
 
     async def finish_report(self) -> list[str]:
@@ -393,3 +393,39 @@ async def test_a_reply_to_the_satisfaction_survey_is_stored_as_its_answer(
     assert survey.score == 2 and survey.answered_at is not None
     assert thanks and "Please tell us what happened" not in thanks[0]
     assert cases == 1
+
+
+async def test_each_message_says_who_has_work_from_it(
+    service: IntakeService, storage: Storage, settings: Settings
+) -> None:
+    """``intake serve`` wakes the outbox dispatcher and the casework claimer only when a
+    message gave them work (each wake-up is a claiming transaction): replies answered inline
+    queue nothing to send; a finished P1 report has an alert due at once."""
+    idle = settings.conversation.idle_timeout.as_timedelta()
+    inline = await service.handle(
+        InboundMessage(Channel.SMS, "+447700900150", "SMwake1", "loud music every night",
+                       FRIDAY_4PM),
+        inline=True,
+    )
+    assert not inline.deliveries_queued  # TwiML carried the reply
+    assert inline.next_due == FRIDAY_4PM + idle  # only the idle check, half an hour away
+    queued = await service.handle(
+        InboundMessage(Channel.TELEGRAM, "4242", "tg-wake-1", "loud music every night",
+                       FRIDAY_4PM)
+    )
+    assert queued.deliveries_queued  # the outbox sends Telegram's reply
+    again = await service.handle(
+        InboundMessage(Channel.TELEGRAM, "4242", "tg-wake-1", "loud music every night",
+                       FRIDAY_4PM)
+    )
+    assert not again.deliveries_queued and again.next_due is None  # a redelivery: no work
+    sms = Sender(service, Channel.SMS, "+447700900151")
+    await sms.say("my neighbour keeps threatening me on the stairs")
+    await sms.finish_report()  # the last answer sends the report: a P1 case
+    assert sms.handled.case_reference is not None
+    assert sms.handled.next_due is not None and sms.handled.next_due <= FRIDAY_4PM
+    async with storage.session() as session:
+        alert_due = await session.scalar(
+            select(func.min(ScheduledAction.due_at)).where(ScheduledAction.kind == "alert_officer")
+        )
+    assert alert_due == sms.handled.next_due  # the officer's alert, due now
