@@ -20,9 +20,10 @@ import re
 import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, reduce
 from importlib import resources
-from itertools import chain, repeat
+from itertools import repeat
+from operator import or_
 from typing import Any, NamedTuple
 
 import yaml
@@ -493,7 +494,7 @@ class _Phrase:
 _Info = tuple[int, str, int, str, bool]
 """What a hit records: table number, label, weight, tag, and whether a negator cancels it."""
 _Entry = tuple[int, Callable[[str, int], "re.Match[str] | None"], _Info]
-"""A phrase to try: the number of the words it needs (see :meth:`PhraseGroup._needed`), its
+"""A phrase to try: the bits of the word sets it needs (see :meth:`PhraseGroup._needed`), its
 matcher, and what it records."""
 _Entries = tuple[_Entry, ...]
 _Candidates = tuple[_Entries, dict[str, _Entries]]
@@ -581,16 +582,15 @@ class PhraseGroup:
         self._by_token: dict[str, _Candidates] = {}
         self._needs: dict[frozenset[str], int] = {}
         self._needs_list: list[frozenset[str]] = [frozenset()]
-        self._needs_by_word: dict[str, tuple[int, ...]] = {}
-        """Per word, the numbers of the word sets holding it (see :meth:`_needed`)."""
         for phrases in (*self._exact.values(), *self._prefix.values()):
             for phrase in phrases:
-                self._needed(phrase.required)
-        by_word: dict[str, list[int]] = {}
+                self._needed(phrase.needs)
+        by_word: dict[str, int] = {}
         for number, listed in enumerate(self._needs_list):
             for word in listed:
-                by_word.setdefault(word, []).append(number)
-        self._needs_by_word = {word: tuple(numbers) for word, numbers in by_word.items()}
+                by_word[word] = by_word.get(word, 0) | 1 << number
+        self._needs_by_word = by_word
+        """Per word, the bits of the word sets holding it (see :meth:`_needed`)."""
 
     def _entries(self, phrases: Iterable[_Phrase]) -> list[_Phrase]:
         """Phrases gathered by the words they need, in the order the inner loop tries them."""
@@ -605,22 +605,23 @@ class PhraseGroup:
         for phrase in phrases:
             table = self.tables[phrase.table]
             info = (phrase.table, table.label, phrase.weight, phrase.tag, table.negatable)
-            entries.append((self._needed(phrase.required), phrase.pattern.match, info))
+            entries.append((self._needed(phrase.needs), phrase.pattern.match, info))
         return tuple(entries)
 
-    def _needed(self, needs: frozenset[str] | None) -> int:
-        """A number for the words a phrase needs, under which a report's answer is kept.
+    def _needed(self, needs: Iterable[frozenset[str]]) -> int:
+        """The bits of the word sets a phrase needs: one bit per set, numbered as first met.
 
-        Number 0 stands for "nothing needed". A report works out whether it holds one of the
-        words of a number once, the first time a phrase needing them could start.
+        A report holds a set's bit if it holds one of its words (bit 0 it always holds); a
+        phrase is tried only in a report holding all of its bits.
         """
-        if needs is None:
-            return 0
-        number = self._needs.get(needs)
-        if number is None:
-            number = self._needs[needs] = len(self._needs_list)
-            self._needs_list.append(needs)
-        return number
+        bits = 1
+        for words in needs:
+            number = self._needs.get(words)
+            if number is None:
+                number = self._needs[words] = len(self._needs_list)
+                self._needs_list.append(words)
+            bits |= 1 << number
+        return bits
 
     def _candidates(self, token: str) -> _Candidates:
         """The phrases that can start at a word (memoised: words repeat across reports).
@@ -689,9 +690,8 @@ class PhraseGroup:
         following = tokens[1:]
         following.append("")
         present = frozenset(tokens)
-        # The numbers of the word sets (see _needed) of which this text holds a word.
-        held = set(chain.from_iterable(map(self._needs_by_word.get, present, repeat(()))))
-        held.add(0)
+        # The bits of the word sets (see _needed) of which this text holds a word.
+        held = reduce(or_, map(self._needs_by_word.get, present, repeat(0)), 1)
         by_token = self._by_token
         candidates = self._candidates
         new_hit = tuple.__new__
@@ -707,7 +707,7 @@ class PhraseGroup:
             if by_second:
                 entries = by_second.get(after, entries)
             for needed, match_at, info in entries:
-                if needed not in held:
+                if held & needed != needed:
                     continue
                 match = match_at(padded, start)
                 if match is None:
