@@ -320,9 +320,12 @@ def _lend(
     hits: list[Hit],
 ) -> None:
     """Count a severity or danger cue's words towards the categories it points to."""
-    for category, weight in (weights or {}).items():
+    if not weights:
+        return
+    for category, weight in weights.items():
+        label = category.value
         category_hits.setdefault(category, []).extend(
-            hit._replace(label=category.value, weight=weight) for hit in hits
+            [Hit(label, weight, start, end, phrase, tag) for _, _, start, end, phrase, tag in hits]
         )
 
 

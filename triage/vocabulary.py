@@ -585,6 +585,7 @@ class PhraseGroup:
         for phrases in (*self._exact.values(), *self._prefix.values()):
             for phrase in phrases:
                 self._needed(phrase.needs)
+        self._anywhere_needs = tuple(self._needed(phrase.needs) for phrase in self._anywhere)
         by_word: dict[str, int] = {}
         for number, listed in enumerate(self._needs_list):
             for word in listed:
@@ -723,8 +724,8 @@ class PhraseGroup:
                 found[number].append(
                     new_hit(Hit, (label, weight, start, stop, text[start:stop], tag))
                 )
-        for phrase in self._anywhere:
-            if any(map(present.isdisjoint, phrase.needs)):
+        for phrase, needed in zip(self._anywhere, self._anywhere_needs, strict=True):
+            if held & needed != needed:
                 continue  # it cannot match without one word of each of these sets
             for match in phrase.pattern.finditer(padded):
                 self._record(found, phrase, text, match.start(), match.end() - 1)
