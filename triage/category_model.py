@@ -15,12 +15,29 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
 from importlib import resources
+from itertools import repeat
+from operator import add
 from typing import Any
 
 _SENTENCE_END = "."
 _MODEL_FILE = "category_model.json"
+
+
+_COLUMNS: list[tuple[CategoryModel, dict[str, dict[str, float]]]] = []
+
+
+def _columns(model: CategoryModel) -> dict[str, dict[str, float]]:
+    """The model's weights per category, then per word (kept for the last model asked)."""
+    if _COLUMNS and _COLUMNS[0][0] is model:
+        return _COLUMNS[0][1]
+    columns: dict[str, dict[str, float]] = {}
+    for word, row in model.weights.items():
+        for category, weight in row.items():
+            columns.setdefault(category, {})[word] = weight
+    _COLUMNS[:] = [(model, columns)]
+    return columns
 
 
 def features(words: Sequence[str]) -> set[str]:
@@ -76,12 +93,25 @@ class CategoryModel:
             return {}
         logits = {c: self.bias.get(c, 0.0) for c in candidates}
         weights = self.weights
-        for word in weights.keys() & set(words):
-            row = weights[word]
+        common = weights.keys() & set(words)
+        if len(logits) == len(candidates):
+            # Per category, the same additions in the same order as word by word below, done
+            # by reduce at C speed; a word without a weight adds 0.0, which changes no sum
+            # (at most the sign of a zero, which no probability below sees).
+            columns = _columns(self)
             for category in candidates:
-                weight = row.get(category)
-                if weight is not None:
-                    logits[category] += weight
+                column = columns.get(category)
+                if column is not None:
+                    logits[category] = reduce(
+                        add, map(column.get, common, repeat(0.0)), logits[category]
+                    )
+        else:
+            for word in common:
+                row = weights[word]
+                for category in candidates:
+                    weight = row.get(category)
+                    if weight is not None:
+                        logits[category] += weight
         top = max(logits.values())
         exps = {c: math.exp(v - top) for c, v in logits.items()}
         total = sum(exps.values())
