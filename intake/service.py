@@ -50,6 +50,7 @@ from intake.conversation.engine import (
 from intake.conversation.state import ConversationState
 from intake.messages import Attachment, Channel, Handled, InboundMessage, Option, Reply
 from intake.settings import Settings
+from storage.database import connection_lost
 from storage.models import (
     Advocacy,
     Case,
@@ -178,19 +179,34 @@ class IntakeService:
                 are still recorded in the outbox as ``inline`` for the transcript.
         """
         try:
-            async with self.storage.unit_of_work() as uow:
-                handled = await self._handle(uow, message, inline)
-            return replace(
-                handled,
-                deliveries_queued=uow.written.deliveries > 0,
-                next_due=uow.written.earliest_due,
-            )
+            try:
+                return await self._handle_once(message, inline)
+            except Exception as exc:
+                if not connection_lost(exc):
+                    raise
+                # the database dropped the connection (a restart): nothing was kept, so the
+                # same step runs again on a fresh one (a redelivery if the commit did land)
+                log.warning(
+                    "database connection lost during %s message %s; trying once more",
+                    message.channel.value,
+                    _redact(message.external_id),
+                )
+                return await self._handle_once(message, inline)
         except Exception as exc:
             # A bug in a step must not lose the report: keep the raw message and flag it.
             log.exception(
                 "step failed for %s message %s", message.channel.value, _redact(message.external_id)
             )
             return await self._keep_failed(message, exc)
+
+    async def _handle_once(self, message: InboundMessage, inline: bool) -> Handled:
+        async with self.storage.unit_of_work() as uow:
+            handled = await self._handle(uow, message, inline)
+        return replace(
+            handled,
+            deliveries_queued=uow.written.deliveries > 0,
+            next_due=uow.written.earliest_due,
+        )
 
     async def _handle(self, uow: UnitOfWork, message: InboundMessage, inline: bool) -> Handled:
         recorded = await uow.inbound.record(

@@ -5,13 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
+)
+
+_ASYNCPG_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,  # incl. "connection does not exist"
+    asyncpg.exceptions.OperatorInterventionError,  # the backend was terminated or shut down
+    asyncpg.exceptions.InterfaceError,  # "connection is closed"
 )
 
 
@@ -37,6 +45,9 @@ def create_engine(
 
             url = parsed.set(drivername="sqlite+inline").render_as_string(hide_password=False)
     else:
+        # A ping per checkout (on asyncpg three round trips: BEGIN, ";", ROLLBACK) keeps a
+        # connection the server dropped, say in a restart, from failing a message: measured
+        # without it, a terminated backend broke the asyncpg adapter's state on rollback.
         options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
@@ -44,6 +55,24 @@ def create_engine(
         if background_checkpoints:
             event.listen(engine.sync_engine, "connect", _no_autocheckpoint)
     return engine
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Did this fail because the database connection went away (server restarted, backend
+    terminated, network gone), so that the same work on a new connection may succeed?"""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:  # the error, what caused it and what was being handled when it came
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, (DisconnectionError, ConnectionError, *_ASYNCPG_LOST)):
+            return True
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return False
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

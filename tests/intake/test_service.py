@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from intake.bootstrap import build_case_rules, sync_team
 from intake.messages import Attachment, Channel, InboundMessage
@@ -429,3 +430,60 @@ async def test_each_message_says_who_has_work_from_it(
             select(func.min(ScheduledAction.due_at)).where(ScheduledAction.kind == "alert_officer")
         )
     assert alert_due == sms.handled.next_due  # the officer's alert, due now
+
+
+async def test_a_message_after_the_database_dropped_our_connections_is_answered(
+    service: IntakeService, storage: Storage, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    """PostgreSQL restarted (every backend terminated) between two messages: the pool's
+    connections are dead, and nothing pings them first. The next message is still processed
+    normally on a fresh connection, not answered with the safe failure and flagged."""
+    if not database_url.startswith("postgresql"):
+        return  # SQLite has no connection to lose
+    from tests.conftest import _admin
+
+    sms = Sender(service, Channel.SMS, "+447700900160")
+    await sms.say("loud music from flat 4 every night")
+    name = make_url(database_url).database
+    await _admin(
+        request.getfixturevalue("postgres_admin_url"),
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
+    )
+    replies = await sms.say("yes it is still going on")
+    assert SAFE_FAILURE_TEXT not in replies
+    assert await count(storage, InboundRow, InboundRow.status == "failed") == 0
+    assert await count(storage, InboundRow, InboundRow.status == "processed") == 2
+
+
+async def test_a_connection_lost_in_the_middle_of_a_step_is_retried_once(
+    storage: Storage, settings: Settings, database_url: str
+) -> None:
+    """The database drops our connection half-way through a message (its backend is
+    terminated, as in a restart): nothing of the step was kept, so it runs again on a fresh
+    connection and the reporter gets the normal answer, not the safe failure."""
+    if not database_url.startswith("postgresql"):
+        return  # SQLite has no connection to lose
+    from sqlalchemy import text
+
+    killed: list[bool] = []
+
+    async def officer_desk(uow: Any, message: InboundMessage) -> str | None:
+        if not killed:  # the first time only: our own backend goes away mid-transaction
+            killed.append(True)
+            await uow.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return None
+
+    await sync_team(storage, settings.team)
+    service = IntakeService(
+        storage, settings, clock=Clock(FRIDAY_4PM), officer_desk=officer_desk,
+        rules=build_case_rules(settings),
+    )
+    handled = await service.handle(
+        InboundMessage(Channel.SMS, "+447700900170", "SMlost1", "loud music every night",
+                       FRIDAY_4PM)
+    )
+    assert killed == [True]
+    assert SAFE_FAILURE_TEXT not in [r.text for r in handled.replies]
+    assert await count(storage, InboundRow, InboundRow.status == "processed") == 1
+    assert await count(storage, InboundRow, InboundRow.status == "failed") == 0
