@@ -19,6 +19,11 @@ EMERGENCIES = [
     "someone has just got stabbed on the landing",
     "hes chucking bottles off the balcony onto the path right now",
     "hes texting saying im dead, hes outside now",
+    "hes threatening to stab me if i dont open the door, hes in the hallway",
+    "my client has just messaged me to say her ex is outside with a knife",
+    "sparks coming out of the socket in the hall and the lights are flickering",
+    "her ex has got into the flat, locked the doors and taken the keys",
+    "man on the 8th floor balcony says hes going to jump",
 ]
 
 NOT_EMERGENCIES = [
@@ -33,6 +38,13 @@ NOT_EMERGENCIES = [
     "pls help we are all so stressed",
     "kids throw stones off the footbridge every night",
     "a car nearly hit my son on the estate last week, they drive too fast",
+    "he said he would kill me if i called the police",
+    "he texted me saying he will stab me when he sees me",
+    "can you get the police to patrol the park at night",
+    "they have been fitting a new kitchen all week, drilling now",
+    "nothings on fire now but he burns rubbish every week",
+    "on the night of the 5th his car was set alight, police are investigating",
+    "my son was punched after his football hit the mans car, two weeks ago now, he is fine now",
 ]
 
 HATE = [
@@ -45,12 +57,20 @@ HATE = [
     "neighbour tells my wife (she is Roma) keep your thieving kids away from my car",
     "they shouted go home",
     "he shouted no mosques",
+    "we are sikh and the man next door keeps shouting stop your stupid prayers",
+    "I'm Muslim and I think he hates our religion, he bangs on the wall when we pray",
+    "his so called friends are taking advantage of his learning disability",
+    "i think this is mate crime, they take his money every week",
 ]
 
 NOT_HATE = [
     "neighbour waiting outside for me to come out, shouting abuse",
     "the polish man next door shouts at my kids",
     "i told him to go home and sleep it off",
+    "my neighbours are nigerian and lovely, i dont want to upset them but their music is loud",
+    "my son is autistic. the drinkers by the shop are loud and one of them was sick on the path",
+    "people going to the mosque park on our street so i cant park when i get back from work",
+    "the muslim lady in flat 1 cant get her wheelchair out when the bin men get the bins out",
 ]
 
 
