@@ -74,6 +74,29 @@ NOT_HATE = [
 ]
 
 
+CATEGORIES = [
+    ("someone has been siphoning diesel out of the vans in the yard", {"criminal_behaviour"}),
+    ("parcels keep going missing from the lobby, someone is nicking them", {"criminal_behaviour"}),
+    ("older lads made my son hand over his phone on the way home", {"criminal_behaviour"}),
+    ("two quad bikes doing doughnuts on the playing field every evening", {"vehicle_nuisance"}),
+    ("he runs a car repair business from the street, cars everywhere", {"vehicle_nuisance"}),
+    ("he chucks his rubbish over the fence into our garden", {"litter_fly_tipping"}),
+    ("neighbour keeps 30 chickens and the droppings are all over the path", {"animal_nuisance"}),
+    ("two dogs fighting on the green, owners nowhere", {"dangerous_dogs"}),
+    ("someone has done a new tag on the shutters of the shop", {"graffiti"}),
+    ("drunks on the bench all day shouting at people", {"drugs_alcohol"}),
+    ("chavs hanging round the precinct every night", {"youth_disorder"}),
+    ("someone lobbed a brick through our front window", {"property_damage", "criminal_behaviour"}),
+    ("kids firing rockets at the flats", {"youth_disorder"}),
+    ("someone keeps setting off the fire alarm in the block", {"communal_areas_misuse"}),
+    ("my husband hides my medication and locks me in the bedroom", {"domestic_abuse"}),
+    ("my ex keeps sending me photos of my car", {"domestic_abuse"}),
+    ("he told me i wont live to see christmas", {"violence_threats"}),
+    ("hell stab you he said, hes a nutter", {"violence_threats"}),
+    ("my mate said he'll kill me if i beat him at darts again", {"not_asb", "violence_threats"}),
+]
+
+
 @pytest.mark.parametrize("text", EMERGENCIES)
 def test_danger_now(text: str) -> None:
     assert classify(text).emergency
@@ -92,3 +115,8 @@ def test_hate(text: str) -> None:
 @pytest.mark.parametrize("text", NOT_HATE)
 def test_not_hate(text: str) -> None:
     assert not classify(text).hate
+
+
+@pytest.mark.parametrize(("text", "expected"), CATEGORIES)
+def test_category(text: str, expected: set[str]) -> None:
+    assert classify(text).category.value in expected
