@@ -97,6 +97,36 @@ CATEGORIES = [
 ]
 
 
+EVERYDAY = [
+    (
+        "he parks across my drive every morning so i cant get out, its not a marked bay but he blocks me in",
+        False,
+    ),
+    ("its their sons birthday party again, third weekend running, music till 4am", False),
+    ("loads of visitors all hours, cars pulling up for five minutes then leaving", False),
+    ("boiler broke and now the man upstairs keeps banging on my door shouting", False),
+    ("oh wait he is back and hes got a knife", False),
+    ("neighbour practises drums at 2am every night", False),
+    ("they had a 40th last night and someone smashed my car window", False),
+    ("visitor bay always taken by the dealer from no 6, cars in and out all night", False),
+    ("the lads next door put up shelves at midnight every night banging", False),
+    ("my neighbours dog barks all day when they are at work", False),
+    ("the couple upstairs walk round in heels all afternoon", True),
+    ("boiler has broken and nobody has come to fix it", True),
+    ("he always parks in front of my house, I know its not my space", True),
+    ("screaming next door!! oh wait its the football, ignore me", True),
+    ("the neighbours are having a barbecue for their daughters 21st", True),
+    ("they ignore me and then their son spat at me in the hallway", False),
+    ("is there a rule about someone dealing drugs from the flat upstairs", False),
+    ("they turned everyone against me and now they put dog mess through my door", False),
+    ("the dog barks when the postman comes and then went for him and bit his leg", False),
+    ("builders next door work from 8 till 5 but yesterday one threatened me", False),
+    ("i dont think its deliberate but the music is blasting at 3am every night", False),
+    ("she used to take in my parcels but now she has gone a bit cold with me", True),
+    ("is there a rule about smoking in your own garden? the smell gets on my washing", True),
+]
+
+
 @pytest.mark.parametrize("text", EMERGENCIES)
 def test_danger_now(text: str) -> None:
     assert classify(text).emergency
@@ -120,3 +150,8 @@ def test_not_hate(text: str) -> None:
 @pytest.mark.parametrize(("text", "expected"), CATEGORIES)
 def test_category(text: str, expected: set[str]) -> None:
     assert classify(text).category.value in expected
+
+
+@pytest.mark.parametrize(("text", "everyday"), EVERYDAY)
+def test_everyday_living(text: str, everyday: bool) -> None:
+    assert classify(text).not_asb is everyday
