@@ -94,6 +94,23 @@ CATEGORIES = [
     ("he told me i wont live to see christmas", {"violence_threats"}),
     ("hell stab you he said, hes a nutter", {"violence_threats"}),
     ("my mate said he'll kill me if i beat him at darts again", {"not_asb", "violence_threats"}),
+    (
+        "kids in school uniform buying vodka and fags from flat 3 through the letterbox",
+        {"criminal_behaviour", "drugs_alcohol"},
+    ),
+    (
+        "he drinks all day and is often asleep across the doorway of the block",
+        {"drugs_alcohol", "communal_areas_misuse"},
+    ),
+    ("lad upstairs shouts into his headset playing games till 3am", {"noise"}),
+    (
+        "a van is always parked across the dropped kerb so i cant get my wheelchair out",
+        {"vehicle_nuisance"},
+    ),
+    (
+        "he hasn't threatened me but he swears at me every day over the fence",
+        {"verbal_abuse", "harassment_intimidation"},
+    ),
 ]
 
 
