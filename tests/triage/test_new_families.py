@@ -111,6 +111,17 @@ CATEGORIES = [
         "he hasn't threatened me but he swears at me every day over the fence",
         {"verbal_abuse", "harassment_intimidation"},
     ),
+    (
+        "he swears at mrs patel every time she puts her bins out",
+        {"verbal_abuse", "harassment_intimidation"},
+    ),
+    ("he came out waving a machete at the kids on the green", {"violence_threats"}),
+    (
+        "lads beat up my daughter outside school, she has a bruise on her cheek",
+        {"violence_threats", "youth_disorder"},
+    ),
+    ("girl from no 5 punched my daughter, bruise on her face", {"violence_threats"}),
+    ("he shouts you old cow at my nan every day", {"verbal_abuse", "harassment_intimidation"}),
 ]
 
 
@@ -141,6 +152,8 @@ EVERYDAY = [
     ("i dont think its deliberate but the music is blasting at 3am every night", False),
     ("she used to take in my parcels but now she has gone a bit cold with me", True),
     ("is there a rule about smoking in your own garden? the smell gets on my washing", True),
+    ("family next door hoover at 8pm every night", True),
+    ("family next door hoover at 11pm every night", False),
 ]
 
 
