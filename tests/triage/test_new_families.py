@@ -59,6 +59,13 @@ EMERGENCIES = [
     "I've just been attacked by the man next door, my head is bleeding",
     "neighbours pit bull has got loose and is attacking kids on the green",
     "my friend has messaged me saying her boyfriend has locked her in and taken her phone",
+    "theres a man in the communal hall with a hammer smashing the doors",
+    "my little boy has swallowed some of next doors tablets he found, hes really sleepy",
+    "come quick a woman is being dragged down the stairs by her hair",
+    "my neighbour is threatening to jump from the 7th floor",
+    "my flat is filling with smoke from downstairs",
+    "someone is hanging from the railings on the walkway, kids are around",
+    "my carer has hit me and gone, i cant get up off the floor",
 ]
 
 NOT_EMERGENCIES = [
@@ -98,6 +105,14 @@ NOT_EMERGENCIES = [
     "there was a fire in the bin store in may",
     "he threatened to take the kids away from her in court",
     "lads were fighting in the car park on friday",
+    "my neighbour threatened to kill me on facebook last week",
+    "there was blood on the stairs this morning, I think someone had a nosebleed",
+    "i'm dying for a cuppa, the builders have been drilling all day",
+    "the smoke from his bbq is killing me",
+    "my ex used to hit me, I moved here to get away",
+    "lads had a scrap on the green on saturday, nobody hurt",
+    "the dog next door went for my cat last month",
+    "he keeps a baseball bat by his door and says its for protection",
 ]
 
 HATE = [
@@ -159,6 +174,21 @@ HATE = [
     "woman at number 12 keeps telling other parents my daughter is dangerous because she has epilepsy",
     "my partner is from ghana and the neighbour keeps doing monkey impressions when he sees him",
     "they painted 'ragheads out' on our garage",
+    "Dear Sir, I support Mr Osei (flat 4). He is Ghanaian. Since June his neighbour has left banana skins on his doormat and shouts 'oi Bongo' when he passes.",
+    "my daughter wears a niqab and the kids on the estate call her ninja and throw water at her",
+    "the man upstairs keeps saying my son should be in a special school not living round normal people, my son has autism",
+    "i am gay. the neighbour wrote 'AIDS' on my door in marker",
+    "we are a jewish family, someone drew a star of david with a line through it on our car",
+    "she called my mum a dirty foreign cow and told her to learn english",
+    "the lads keep asking my son if hes a boy or a girl and pulling at his clothes, hes non binary",
+    "my neighbour says all the disabled on the estate are scroungers and keys my blue badge car",
+    "they keep knocking and running and shouting paedo because my son has learning difficulties",
+    "a man at the bus stop by our block grabbed my turban and said go back to india",
+    "the residents whatsapp group posted that the somali family should be kicked out",
+    "someone keeps posting dog poo through our letterbox since we put up our diwali lights",
+    "i use sign language and the neighbours kids copy my signs and laugh at me every day",
+    "neighbour threw a pint at me and called me a fag outside the pub by the flats",
+    "My neighbour keeps telling me I'm 'not a proper Christian' and that my family will burn in hell for being Catholic",
 ]
 
 NOT_HATE = [
@@ -184,6 +214,14 @@ NOT_HATE = [
     "my disabled son cant sleep because of the dog barking next door",
     "the romanian family have 10 people living in a 2 bed flat",
     "as a black woman I feel scared walking past the dealers on the corner",
+    "my neighbour is deaf so her tv is very loud late at night",
+    "the asian shop on the corner sells alcohol to kids",
+    "the man in flat 2 has schizophrenia and shouts at night, I think he's unwell and needs help",
+    "my son is autistic and the neighbour complains about his meltdowns, I think that's unfair, can you help",
+    "the lesbian couple next door have a dog that barks all day",
+    "we are pakistani and our neighbour has a leaking pipe that is coming into our kitchen",
+    "I'm in a wheelchair and the bins are always left blocking the ramp by the neighbours",
+    "the muslim family next door let their kids play football late at night",
 ]
 
 
@@ -269,6 +307,14 @@ EVERYDAY = [
     ("is there a rule about smoking in your own garden? the smell gets on my washing", True),
     ("family next door hoover at 8pm every night", True),
     ("family next door hoover at 11pm every night", False),
+    ("they have parties every weekend with drugs and music till 5am", False),
+    ("next door practise drums till 1am every night", False),
+    ("my neighbour deliberately bangs the walls when my baby is asleep", False),
+    ("the kids next door throw stones at my windows after school", False),
+    ("their visitors park across my drive every day so i cant get out for work", False),
+    ("the man upstairs drills at 6am every day on purpose", False),
+    ("someone keeps dumping bin bags in the garden, it's not even their rubbish", False),
+    ("the boiler engineer was threatened by the neighbour's son when he came", False),
 ]
 
 
