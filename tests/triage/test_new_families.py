@@ -66,6 +66,12 @@ EMERGENCIES = [
     "my flat is filling with smoke from downstairs",
     "someone is hanging from the railings on the walkway, kids are around",
     "my carer has hit me and gone, i cant get up off the floor",
+    "Dear team, I'm the neighbour at no 12. Sorry this is long. There's been trouble for months with no 14 - parties, shouting - but tonight is different. I can see through the window that he is holding her against the wall by her neck. Please send someone.",
+    "hi there, just to let you know the lift in block d has stopped between floors and theres an old man inside who says he cant breathe",
+    "The gas smell on our landing is really strong now and the man in flat 3 isn't answering his door",
+    "my neighbours little girl is on the window ledge of the 4th floor flat and no one is answering",
+    "theres blood coming under the door of flat 2 and I can hear groaning",
+    "help a car has crashed into the front of our block and theres smoke coming from it",
 ]
 
 NOT_EMERGENCIES = [
@@ -113,6 +119,11 @@ NOT_EMERGENCIES = [
     "lads had a scrap on the green on saturday, nobody hurt",
     "the dog next door went for my cat last month",
     "he keeps a baseball bat by his door and says its for protection",
+    "Dear Sir, I'd like to report that last night at about 11pm someone set fire to a wheelie bin behind block C. The fire brigade put it out. This is the third time this month.",
+    "My neighbour's son threatened me with a knife in January. He was arrested and is now on bail. I just want it noted on my file.",
+    "the noise from upstairs is unbearable, I'm at the end of my tether, it's killing me",
+    "I found needles in the stairwell this morning, please can someone clear them",
+    "he was banging on my door last night shouting, it's quiet now, he's gone",
 ]
 
 HATE = [
@@ -189,6 +200,16 @@ HATE = [
     "i use sign language and the neighbours kids copy my signs and laugh at me every day",
     "neighbour threw a pint at me and called me a fag outside the pub by the flats",
     "My neighbour keeps telling me I'm 'not a proper Christian' and that my family will burn in hell for being Catholic",
+    "Dear Housing Officer, I am writing as advocate for Ms Adeyemi, a Nigerian woman living at flat 9 with her two children. Over the past month the tenant in flat 10 has repeatedly referred to her as 'the African' and told other residents that 'her sort' bring crime. On Tuesday he blocked the stairwell and refused to let her pass with her pushchair, saying she should use the lift 'like the rest of them'.",
+    "hi im deaf and the lads downstairs keep ringing my doorbell light at night and laughing because they know i cant hear them",
+    "the neighbour has put up a sign on his fence saying 'english only beyond this point' facing our door. we are from pakistan",
+    "Since we moved in the lady upstairs bangs on the floor whenever we pray and shouts 'stop that wailing'. We are a muslim family.",
+    "my nephew has cerebral palsy and some kids at the park record him walking and post it on tiktok",
+    "the caretaker keeps calling me 'love' and 'darling' and laughs when i correct him, I am a trans man",
+    "lads outside the shop call my dad 'taliban' because of his beard, he's sikh",
+    "they told my son that 'his kind' aren't welcome at the youth club because he's gay",
+    "the woman next door has been telling everyone I'm 'mental' and 'dangerous' since she found out I have bipolar",
+    "kids keep shouting 'chinky' at my mum when she hangs the washing out",
 ]
 
 NOT_HATE = [
@@ -222,6 +243,11 @@ NOT_HATE = [
     "we are pakistani and our neighbour has a leaking pipe that is coming into our kitchen",
     "I'm in a wheelchair and the bins are always left blocking the ramp by the neighbours",
     "the muslim family next door let their kids play football late at night",
+    "my neighbour is a muslim man and he keeps parking his van across my drive",
+    "Dear sir, my client is autistic and finds the noise from the flat above (music until 3am most nights) very distressing",
+    "the traveller family at the end of the road have 6 dogs that bark constantly",
+    "I am Jewish and my upstairs neighbour keeps dropping cigarette ends onto my balcony",
+    "I'm Polish. Their lot are trouble, they deal drugs from the flat",
 ]
 
 
