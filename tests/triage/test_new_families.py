@@ -72,6 +72,7 @@ EMERGENCIES = [
     "my neighbours little girl is on the window ledge of the 4th floor flat and no one is answering",
     "theres blood coming under the door of flat 2 and I can hear groaning",
     "help a car has crashed into the front of our block and theres smoke coming from it",
+    "kids throwing a fire extinguisher off the 5th floor onto people right now",
 ]
 
 NOT_EMERGENCIES = [
@@ -124,6 +125,7 @@ NOT_EMERGENCIES = [
     "the noise from upstairs is unbearable, I'm at the end of my tether, it's killing me",
     "I found needles in the stairwell this morning, please can someone clear them",
     "he was banging on my door last night shouting, it's quiet now, he's gone",
+    "someone took the fire extinguisher and sprayed it in the hallway last night",
 ]
 
 HATE = [
@@ -210,6 +212,9 @@ HATE = [
     "they told my son that 'his kind' aren't welcome at the youth club because he's gay",
     "the woman next door has been telling everyone I'm 'mental' and 'dangerous' since she found out I have bipolar",
     "kids keep shouting 'chinky' at my mum when she hangs the washing out",
+    "the lads get my brother who has downs to strip for videos",
+    "the couple opposite call us the gay boys and laugh when we go out",
+    "someone drew a hitler moustache on the poster for our synagogue",
 ]
 
 NOT_HATE = [
