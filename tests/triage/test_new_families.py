@@ -73,6 +73,14 @@ EMERGENCIES = [
     "theres blood coming under the door of flat 2 and I can hear groaning",
     "help a car has crashed into the front of our block and theres smoke coming from it",
     "kids throwing a fire extinguisher off the 5th floor onto people right now",
+    "plz come man in my hall he have knife my children here",
+    "fire in kitchen of flat 3 i see flames, lady inside",
+    "my husband he beat me now, i lock in toilet, he break door",
+    "sum1 lyin in the stairs not movin blood on his head",
+    "hes got a gun in his hand outside the chippy",
+    "The neighbour's dog has got hold of a toddler in the play area, the mum is screaming",
+    "my nan has fallen and cant get up, she's 89 and on her own, I'm not there",
+    "theres a baby crying in the car in the car park for ages and no ones come back, its boiling",
 ]
 
 NOT_EMERGENCIES = [
@@ -126,6 +134,15 @@ NOT_EMERGENCIES = [
     "I found needles in the stairwell this morning, please can someone clear them",
     "he was banging on my door last night shouting, it's quiet now, he's gone",
     "someone took the fire extinguisher and sprayed it in the hallway last night",
+    "he hit me last year and now he moved back next door, i'm scared",
+    "they have a knife block on the balcony, is that allowed",
+    "my neighbour said she will kill me if i park in her space again lol",
+    "there was a fight outside the pub on saturday and someone got glassed",
+    "the smoke alarm in the hallway keeps going off when they cook",
+    "the fire in the bin store was put out by the caretaker",
+    "my husband hits me when he drinks",
+    "he kicks my door every night",
+    "the kids smash the window of the empty flat",
 ]
 
 HATE = [
@@ -215,6 +232,16 @@ HATE = [
     "the lads get my brother who has downs to strip for videos",
     "the couple opposite call us the gay boys and laugh when we go out",
     "someone drew a hitler moustache on the poster for our synagogue",
+    "man in flat 5 he say to me 'you people dirty, go back your country' every time on stairs",
+    "my children are afraid, the neighbour boy call them 'black monkeys' and throw water from window",
+    "i am refugee from syria. someone put paper on my door say 'not welcome here'",
+    "they r always sayin my sis is a retard n pushin her wheelchair into the wall",
+    "ppl in the flats keep sayin im a 'he-she' n laughing when i go past",
+    "Neighbor is spitting on my wife because she wear hijab, 3 times this month",
+    "My son (14, autistic) was tied to a lamppost by older boys who filmed it and put it on snapchat",
+    "someone keeps leaving bibles on my doorstep with the pages about homosexuality highlighted",
+    "he shouted 'Heil Hitler' and did a salute at my dad who is jewish",
+    "lady next door keep say my husband is terrorist because he is from iraq, she tell other neighbours",
 ]
 
 NOT_HATE = [
@@ -346,6 +373,13 @@ EVERYDAY = [
     ("the man upstairs drills at 6am every day on purpose", False),
     ("someone keeps dumping bin bags in the garden, it's not even their rubbish", False),
     ("the boiler engineer was threatened by the neighbour's son when he came", False),
+    (
+        "the family upstairs have loud parties till 4am every weekend and throw bottles off the balcony",
+        False,
+    ),
+    ("neighbour walks round in heels at 3am every night on purpose to wind me up", False),
+    ("they had a barbecue and then started a fight with my son", False),
+    ("my neighbours kids play football against my car and have dented it", False),
 ]
 
 
