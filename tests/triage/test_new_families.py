@@ -380,6 +380,36 @@ EVERYDAY = [
     ("neighbour walks round in heels at 3am every night on purpose to wind me up", False),
     ("they had a barbecue and then started a fight with my son", False),
     ("my neighbours kids play football against my car and have dented it", False),
+    (
+        "they keep blocking the visitor bay with a broken down van and swear at anyone who asks",
+        False,
+    ),
+    ("the lads upstairs practise their drill music at full volume till 3am", False),
+    ("oh wait, now hes back and banging on my door again shouting", False),
+    ("its their sons birthday so they think its ok to let off fireworks at my windows", False),
+    ("he says its not my space but he slashed my tyres when i parked there", False),
+    ("my neighbour ignores me and now leaves dog mess on my step", False),
+    (
+        "the family next door are doing up their kitchen and have been dumping rubble in the alley",
+        False,
+    ),
+    (
+        "the boiler is broken in the flat next door and they keep coming round banging on my door at midnight",
+        False,
+    ),
+    ("they walk round in heels all night and stamp deliberately at 2am", False),
+    ("loads of visitors at all hours, cars pull up and leave after two minutes", False),
+    ("neighbour talks on the phone in the garden but also shouts abuse at my kids", False),
+    ("is there a rule about someone threatening to stab you", False),
+    ("the man upstairs walks round in boots in the evening, its just normal footsteps", True),
+    ("neighbours had a wedding party on saturday, it finished by 11, first one in years", True),
+    ("my heating has broken and nobody has come to fix it for a week", True),
+    (
+        "new family next door speak in their own language on the phone in the garden, i dont like it",
+        True,
+    ),
+    ("the lady next door doesnt say hello any more and has turned the others against me", True),
+    ("the dog next door barks when the postman comes then stops", True),
 ]
 
 
