@@ -333,6 +333,35 @@ CATEGORIES = [
     ("he shouts you old cow at my nan every day", {"verbal_abuse", "harassment_intimidation"}),
     ("he told me to fuck off", {"verbal_abuse"}),
     ("the mum shouting shut up and slapping the baby", {"domestic_abuse"}),
+    ("some1 nicked the diesel out my van overnight", {"criminal_behaviour"}),
+    ("my amazon parcel was taken off my doorstep again", {"criminal_behaviour"}),
+    ("older kids took my sons bike off him at the park", {"criminal_behaviour"}),
+    ("neighbour throws his empty cans over the wall into our yard", {"litter_fly_tipping"}),
+    ("guy at 12 has loads of pigeons, droppings all over our cars", {"animal_nuisance"}),
+    ("two staffies off the lead jumping up at kids on the green", {"dangerous_dogs"}),
+    ("someone has tagged the bus shelter again", {"graffiti"}),
+    (
+        "the street drinkers on the bench pee in the bushes",
+        {"drugs_alcohol", "communal_areas_misuse"},
+    ),
+    ("wee neds setting fires on the swing park", {"youth_disorder", "criminal_behaviour"}),
+    ("kids keep pressing the fire alarm in the lobby", {"communal_areas_misuse"}),
+    ("my partner takes my meds away and wont let me see my sister", {"domestic_abuse"}),
+    ("my ex keeps texting me pics of my car outside work", {"domestic_abuse"}),
+    ("he said I wont see tomorrow if i report him", {"violence_threats"}),
+    (
+        "hes running a car valeting business from his driveway, cars everywhere",
+        {"vehicle_nuisance"},
+    ),
+    ("lad upstairs plays xbox all night shouting into his mic", {"noise"}),
+    (
+        "she keeps reporting me to social services saying i neglect my kids",
+        {"harassment_intimidation"},
+    ),
+    (
+        "they're selling vapes to school kids from the flat window",
+        {"criminal_behaviour", "drugs_alcohol"},
+    ),
 ]
 
 
