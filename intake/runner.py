@@ -295,7 +295,9 @@ async def serve(
         if handled.deliveries_queued:
             dispatcher.wake.set()
         if handled.next_due is not None and (
-            casework.next_wake is None or handled.next_due < casework.next_wake
+            casework.next_wake is None
+            or handled.next_due < casework.next_wake
+            or handled.next_due <= now()  # due now: a claimer pass may be reading already
         ):
             casework.wake()  # an alert may be due now, or a follow-up sooner than awaited
         return handled

@@ -191,7 +191,12 @@ class IntakeService:
                     message.channel.value,
                     _redact(message.external_id),
                 )
-                return await self._handle_once(message, inline)
+                handled = await self._handle_once(message, inline)
+                if not handled.first_delivery:  # the first attempt's commit did land: its
+                    # queued replies and follow-ups may be waiting for a wake-up
+                    handled = replace(handled, deliveries_queued=True,
+                                      next_due=message.received_at)
+                return handled
         except Exception as exc:
             # A bug in a step must not lose the report: keep the raw message and flag it.
             log.exception(

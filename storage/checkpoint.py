@@ -6,10 +6,13 @@ and syncs it to disk, 10-30 ms during which every request in flight waits (measu
 commits, most of the commit time, and the long tail of webhook latency). ``intake serve``
 turns that off (``PRAGMA wal_autocheckpoint=0`` on its connections) and runs this instead: a
 PASSIVE checkpoint on its own connection in a worker thread (sqlite releases the GIL while it
-copies and syncs), about every second. PASSIVE never blocks a writer or a reader; the log
-starts again from the top once everything in it is copied, and ``journal_size_limit`` keeps
-the file from staying large after a burst. Durability is unchanged: a committed transaction is
-in the log either way, and SQLite recovers the log on the next open.
+copies and syncs), about every second, holding this process's write gate meanwhile: the loop
+goes on serving, only writers wait. Holding it matters: the log starts again from the top only
+when a writer finds every frame copied, and a commit landing during the copy would leave new
+frames behind every time, so under steady writes the log would never restart and would grow
+without end. ``journal_size_limit`` (set on every connection) truncates it after a burst.
+Durability is unchanged: a committed transaction is in the log either way, and SQLite
+recovers the log on the next open.
 """
 
 from __future__ import annotations
@@ -18,22 +21,34 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+
+from storage.database import JOURNAL_SIZE_LIMIT
 
 log = logging.getLogger(__name__)
 
-JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
-"""Bytes a log file may keep after it starts again (it is truncated to this)."""
 
 
 class WalCheckpointer:
     """Checkpoints one SQLite file's log from a worker thread, every ``interval`` seconds."""
 
-    def __init__(self, path: str | Path, *, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        interval: float = 1.0,
+        writers_wait: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    ) -> None:
         self.path = str(path)
         self.interval = interval
+        self.writers_wait = writers_wait
+        """Holds this process's writers back while a checkpoint runs (the write gate)."""
         self._connection: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()  # one thread at a time on the connection
 
     def start(self) -> None:
         """Begin checkpointing on the running loop (idempotent)."""
@@ -43,8 +58,12 @@ class WalCheckpointer:
             )
 
     async def checkpoint(self) -> tuple[int, int, int]:
-        """One PASSIVE checkpoint now, in a worker thread: (busy, log frames, frames copied)."""
-        return await asyncio.to_thread(self._checkpoint)
+        """One PASSIVE checkpoint now, in a worker thread, with this process's writers held
+        back: (busy, log frames, frames copied)."""
+        if self.writers_wait is None:
+            return await asyncio.to_thread(self._checkpoint)
+        async with self.writers_wait():
+            return await asyncio.to_thread(self._checkpoint)
 
     async def stop(self) -> None:
         """Stop the loop, copy what is left, and close the connection."""
@@ -57,9 +76,10 @@ class WalCheckpointer:
             await self.checkpoint()
         except sqlite3.Error as exc:  # the next open recovers the log; nothing is lost
             log.warning("sqlite: final checkpoint failed: %s", exc)
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     async def _run(self) -> None:
         while True:
@@ -70,6 +90,10 @@ class WalCheckpointer:
                 log.warning("sqlite: checkpoint failed (will try again): %s", exc)
 
     def _checkpoint(self) -> tuple[int, int, int]:
+        with self._lock:
+            return self._checkpoint_locked()
+
+    def _checkpoint_locked(self) -> tuple[int, int, int]:
         if self._connection is None:
             self._connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             self._connection.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import (
 
 _ASYNCPG_LOST: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.PostgresConnectionError,  # incl. "connection does not exist"
-    asyncpg.exceptions.OperatorInterventionError,  # the backend was terminated or shut down
-    asyncpg.exceptions.InterfaceError,  # "connection is closed"
+    asyncpg.exceptions.AdminShutdownError,  # the backend was terminated
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,  # the server is starting or stopping
 )
 
 
@@ -71,8 +72,16 @@ def connection_lost(exc: BaseException) -> bool:
             return True
         if isinstance(current, (DisconnectionError, ConnectionError, *_ASYNCPG_LOST)):
             return True
+        if isinstance(current, asyncpg.exceptions.InterfaceError) and (
+            "connection is closed" in str(current)
+        ):
+            return True
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     return False
+
+
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+"""Bytes SQLite's log keeps when it starts again from the top (it is truncated to this)."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -81,6 +90,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")  # the log after a burst
     cursor.close()
 
 

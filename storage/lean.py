@@ -48,12 +48,12 @@ class Compiled:
     """Parameters whose value the statement itself fixes, processed, by bind name."""
 
 
-_COMPILED: dict[tuple[str, str, frozenset[str]], Compiled] = {}
+_COMPILED: dict[tuple[str, str, str, frozenset[str]], Compiled] = {}
 
 
 def compile_once(dialect: Dialect, name: str, build: Build, keys: frozenset[str]) -> Compiled:
     """The statement ``name`` compiled for ``dialect`` and the given column ``keys``."""
-    cache_key = (dialect.name, name, keys)
+    cache_key = (dialect.name, dialect.driver, name, keys)
     found = _COMPILED.get(cache_key)
     if found is None:
         insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
@@ -121,6 +121,8 @@ class _Driver:
     dialect: Dialect
     sqlite: sqlite3.Connection | None = None
     asyncpg: Any = None
+    adapted: Any = None
+    """SQLAlchemy's asyncpg adapter (its ``_transaction`` is None once rolled back)."""
 
 
 async def _driver(session: AsyncSession) -> _Driver:
@@ -128,7 +130,13 @@ async def _driver(session: AsyncSession) -> _Driver:
     transaction: a commit may hand the session another pooled connection)."""
     cached: _Driver | None = session.info.get("lean.driver")
     transaction = session.sync_session.get_transaction()
-    if cached is not None and transaction is not None and cached.transaction is transaction:
+    if (
+        cached is not None
+        and transaction is not None
+        and cached.transaction is transaction
+        and transaction.is_active  # after a failed flush: SQLAlchemy raises, so must we
+        and (cached.adapted is None or cached.adapted._transaction is not None)
+    ):
         return cached
     connection = await session.connection()  # begins the session's transaction if need be
     transaction = session.sync_session.get_transaction()
@@ -145,6 +153,7 @@ async def _driver(session: AsyncSession) -> _Driver:
             # the first, so begin the adapter's transaction the way it would
             await adapted._start_transaction()  # type: ignore[union-attr]
         driver.asyncpg = adapted.driver_connection  # type: ignore[union-attr]
+        driver.adapted = adapted
     session.info["lean.driver"] = driver
     return driver
 

@@ -67,7 +67,7 @@ async def _insert_once(
     when it existed (on PostgreSQL, after waiting for a racing insert to commit)."""
     rows = await lean.run(
         session,
-        f"{table.name}.insert_once",
+        f"{table.name}.insert_once({','.join(unique)})",
         lambda insert: (
             insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
         ),

@@ -170,7 +170,20 @@ class Storage:
             and not database.startswith("file:")
         ):
             checkpointer = WalCheckpointer(database)
-        return cls(engine, checkpointer=checkpointer)
+        storage = cls(engine, checkpointer=checkpointer)
+        if checkpointer is not None:
+            checkpointer.writers_wait = storage._holding_writers
+        return storage
+
+    @asynccontextmanager
+    async def _holding_writers(self) -> AsyncIterator[None]:
+        """This file's write gate, held (the checkpointer copies the log meanwhile)."""
+        gate = _gate_for(self.engine, self._own_gate)
+        await gate.acquire()
+        try:
+            yield
+        finally:
+            gate.release()
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work: ``async with storage.unit_of_work() as uow: ...``."""

@@ -105,3 +105,25 @@ async def test_statements_that_cannot_be_fixed_are_refused(storage: Storage) -> 
                 ),
                 {"ids": ["a", "b"]},
             )
+
+
+async def test_after_a_failed_flush_lean_statements_refuse_as_the_orm_does(
+    storage: Storage,
+) -> None:
+    """A flush that failed leaves the session's transaction inactive (SQLAlchemy raises until
+    it is rolled back); a lean statement must not slip past it and write on its own."""
+    from sqlalchemy.exc import IntegrityError, PendingRollbackError
+
+    def message(key: str) -> OutboxMessage:
+        return OutboxMessage(idempotency_key=key, channel="sms", recipient="+447700900123",
+                             body="x")
+
+    with pytest.raises(PendingRollbackError):
+        async with storage.unit_of_work() as uow:
+            await uow.inbound.record("sms", "SM-before", b"raw")  # the lean path is cached
+            uow.session.add_all([message("same"), message("same")])
+            with pytest.raises(IntegrityError):
+                await uow.session.flush()
+            await uow.inbound.record("sms", "SM-after-failed-flush", b"raw")
+    async with storage.session() as session:
+        assert (await session.execute(select(InboundMessage))).first() is None
