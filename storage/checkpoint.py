@@ -6,11 +6,12 @@ and syncs it to disk, 10-30 ms during which every request in flight waits (measu
 commits, most of the commit time, and the long tail of webhook latency). ``intake serve``
 turns that off (``PRAGMA wal_autocheckpoint=0`` on its connections) and runs this instead: a
 PASSIVE checkpoint on its own connection in a worker thread (sqlite releases the GIL while it
-copies and syncs), about every second, holding this process's write gate meanwhile: the loop
-goes on serving, only writers wait. Holding it matters: the log starts again from the top only
-when a writer finds every frame copied, and a commit landing during the copy would leave new
-frames behind every time, so under steady writes the log would never restart and would grow
-without end. ``journal_size_limit`` (set on every connection) truncates it after a burst.
+copies and syncs), about every second, while writers go on. The log starts again from the top
+only when a writer finds every frame copied, and under steady writes a commit lands during
+every copy, so the log would grow without end: once it holds ``restart_frames`` pages (16 MB),
+a second checkpoint runs with this process's write gate held (the loop goes on serving, only
+writers wait, for the few pages that came in meanwhile), and the next write starts it again.
+``journal_size_limit`` (set on every connection) truncates it after a burst.
 Durability is unchanged: a committed transaction is in the log either way, and SQLite
 recovers the log on the next open.
 """
@@ -41,10 +42,12 @@ class WalCheckpointer:
         *,
         interval: float = 1.0,
         writers_wait: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+        restart_frames: int = 4096,
     ) -> None:
         self.path = str(path)
         self.interval = interval
         self.writers_wait = writers_wait
+        self.restart_frames = restart_frames
         """Holds this process's writers back while a checkpoint runs (the write gate)."""
         self._connection: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -58,10 +61,13 @@ class WalCheckpointer:
             )
 
     async def checkpoint(self) -> tuple[int, int, int]:
-        """One PASSIVE checkpoint now, in a worker thread, with this process's writers held
-        back: (busy, log frames, frames copied)."""
-        if self.writers_wait is None:
-            return await asyncio.to_thread(self._checkpoint)
+        """A PASSIVE checkpoint now, in a worker thread, while writers go on; then, if the log
+        has grown past ``restart_frames``, another with this process's writers held back (it
+        copies only what came in meanwhile), so the next write starts the log again:
+        (busy, log frames, frames copied) of the last."""
+        result = await asyncio.to_thread(self._checkpoint)
+        if self.writers_wait is None or result[1] < self.restart_frames:
+            return result
         async with self.writers_wait():
             return await asyncio.to_thread(self._checkpoint)
 

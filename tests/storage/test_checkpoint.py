@@ -83,11 +83,12 @@ async def test_the_checkpointer_runs_by_itself(database: Path) -> None:
 
 async def test_the_log_starts_again_under_steady_writes(database: Path) -> None:
     """Writers never stop: each checkpoint must still let the log start again from the top
-    (it holds this process's writers back while it copies), so the log file stays small
+    (a pass with this process's writers held back once it is large), so the log file stays small
     instead of growing for as long as the writes go on."""
     storage = Storage.from_url(f"sqlite+aiosqlite:///{database}", background_checkpoints=True)
     assert storage.checkpointer is not None
     storage.checkpointer.interval = 0.02
+    storage.checkpointer.restart_frames = 500  # 2 MB of pages
     wal = database.with_name(database.name + "-wal")
     try:
         largest = 0
@@ -97,7 +98,7 @@ async def test_the_log_starts_again_under_steady_writes(database: Path) -> None:
             await asyncio.sleep(0)
             if n % 50 == 0:
                 largest = max(largest, wal.stat().st_size)
-        assert largest < 4 * 1024 * 1024, largest
+        assert largest < 8 * 1024 * 1024, largest  # without the gated pass: 78 MB
     finally:
         await storage.close()
     assert _checkpointed_rows(database) == 3000
