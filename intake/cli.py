@@ -164,21 +164,11 @@ def chat(config: Path | None, sender: str | None, at: str | None) -> None:
     """
     settings = _load(config)
     logging.basicConfig(level=logging.WARNING)
-    fixed = _parse_time(at) if at else None
+    from intake.users_cli import parse_moment
+
+    fixed = parse_moment(at) if at else None
     who = sender or os.environ.get("USER") or "terminal"
     asyncio.run(_chat(settings, who, fixed))
-
-
-def _parse_time(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint="--at") from None
-    if moment.tzinfo is None:
-        raise click.BadParameter(
-            "give a time zone, e.g. 2026-11-20T16:00:00+00:00", param_hint="--at"
-        )
-    return moment
 
 
 async def _chat(settings: Settings, sender: str, fixed: datetime | None) -> None:

@@ -21,23 +21,13 @@ from casework.context import context_from_settings
 from casework.scheduler import OWNED_KINDS, drain, schedule_duties
 from casework.texts import when
 from intake.bootstrap import sync_team
-from intake.users_cli import settings_or_exit, with_storage
+from intake.users_cli import parse_moment, settings_or_exit, with_storage
 from storage.repositories import ActionRepository
 from storage.uow import Storage
 
 
 def _at(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint="--at") from None
-    if moment.tzinfo is None:
-        raise click.BadParameter(
-            "give a time zone, e.g. 2026-08-28T16:00:00+01:00", param_hint="--at"
-        )
-    return moment
+    return datetime.now(UTC) if value is None else parse_moment(value)
 
 
 AT_HELP = "Pretend the time is this ISO 8601 moment (for demonstrations and tests)."

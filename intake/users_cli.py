@@ -33,6 +33,19 @@ T = TypeVar("T")
 USERNAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
+def parse_moment(value: str) -> datetime:
+    """An ``--at`` option's ISO 8601 moment, which must name its time zone."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint="--at") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(
+            "give a time zone, e.g. 2026-11-20T16:00:00+00:00", param_hint="--at"
+        )
+    return moment
+
+
 def settings_or_exit(config: Path | None) -> Settings:
     """The validated settings, or exit 2 with the one-line reason."""
     try:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -175,9 +175,3 @@ async def run(
     else:
         rows = await driver.asyncpg.fetch(compiled.sql, *arguments)
     return _rows(compiled, rows)
-
-
-def table_of(model: type[Any]) -> Table:
-    """A mapped class's table."""
-    table: Table = model.__table__
-    return table

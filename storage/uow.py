@@ -143,6 +143,8 @@ class Storage:
         self._sqlite = engine.dialect.name == "sqlite"
         self._own_gate = WriteGate()
         self.checkpointer = checkpointer
+        if checkpointer is not None and checkpointer.writers_wait is None:
+            checkpointer.writers_wait = self._holding_writers
 
     @classmethod
     def from_url(
@@ -170,10 +172,7 @@ class Storage:
             and not database.startswith("file:")
         ):
             checkpointer = WalCheckpointer(database)
-        storage = cls(engine, checkpointer=checkpointer)
-        if checkpointer is not None:
-            checkpointer.writers_wait = storage._holding_writers
-        return storage
+        return cls(engine, checkpointer=checkpointer)
 
     @asynccontextmanager
     async def _holding_writers(self) -> AsyncIterator[None]:

@@ -4,18 +4,18 @@ inside the unit of work's transaction, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 
 from storage import lean
 from storage.models import ChannelIdentity, Conversation, InboundMessage, OutboxMessage, Person
 from storage.uow import Storage
 
 NOW = datetime(2026, 11, 22, 3, 5, 9, 123456, tzinfo=UTC)
-_PEOPLE = lean.table_of(Person)
-_INBOUND = lean.table_of(InboundMessage)
+_PEOPLE = cast(Table, Person.__table__)
+_INBOUND = cast(Table, InboundMessage.__table__)
 
 
 async def _identity(storage: Storage, address: str = "+447700900123") -> ChannelIdentity:
