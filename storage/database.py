@@ -22,6 +22,9 @@ _ASYNCPG_LOST: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.CannotConnectNowError,  # the server is starting or stopping
 )
+_ASYNCPG_BROKEN_STATE = "cannot switch to state"
+"""asyncpg's InternalClientError when the server's goodbye (a terminated backend's FATAL)
+arrives while the client is mid-exchange, before it has seen the socket close."""
 
 
 def create_engine(
@@ -46,12 +49,15 @@ def create_engine(
 
             url = parsed.set(drivername="sqlite+inline").render_as_string(hide_password=False)
     else:
-        # A ping per checkout (on asyncpg three round trips: BEGIN, ";", ROLLBACK) keeps a
-        # connection the server dropped, say in a restart, from failing a message: measured
-        # without it, a terminated backend broke the asyncpg adapter's state on rollback.
-        options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        # No ping per checkout: on asyncpg it is three round trips (BEGIN, ";", ROLLBACK), a
+        # quarter of a first message's. A connection the client already knows is closed is
+        # swapped at checkout for nothing (_discard_closed); one that dies under a unit of work
+        # is thrown away there (storage/uow.py), and the step runs again (intake/service.py).
+        options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
     engine = create_async_engine(url, **options)
-    if parsed.get_backend_name() == "sqlite":
+    if parsed.get_backend_name() != "sqlite":
+        event.listen(engine.sync_engine, "checkout", _discard_closed)
+    else:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if background_checkpoints:
             event.listen(engine.sync_engine, "connect", _no_autocheckpoint)
@@ -76,8 +82,20 @@ def connection_lost(exc: BaseException) -> bool:
             "connection is closed" in str(current)
         ):
             return True
+        if isinstance(current, asyncpg.exceptions.InternalClientError) and (
+            _ASYNCPG_BROKEN_STATE in str(current)
+        ):
+            return True
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     return False
+
+
+def _discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """At checkout: a pooled asyncpg connection the server has closed (a restart, a
+    terminated backend) is replaced by a new one; asking costs no round trip."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024

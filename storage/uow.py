@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.checkpoint import WalCheckpointer
-from storage.database import create_engine, create_session_factory
+from storage.database import connection_lost, create_engine, create_session_factory
 from storage.repositories import (
     ActionRepository,
     AuditRepository,
@@ -126,6 +126,10 @@ class UnitOfWork:
         try:
             if exc_type is None:
                 await self.session.commit()
+            elif exc is not None and connection_lost(exc):
+                # the connection is gone or its client state is broken: never back in the
+                # pool (a rollback on it could fail, or seem to work and leave it unusable)
+                await self.session.invalidate()
             else:
                 await self.session.rollback()
         finally:

@@ -456,6 +456,42 @@ async def test_a_message_after_the_database_dropped_our_connections_is_answered(
     assert await count(storage, InboundRow, InboundRow.status == "processed") == 2
 
 
+async def test_a_database_restart_under_load_loses_and_fails_no_message(
+    service: IntakeService, storage: Storage, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Every backend is terminated (as in a PostgreSQL restart) while forty reports are being
+    handled at once, some mid-transaction and some waiting for a connection: every one is
+    still processed and answered normally, none is answered with the safe failure, and
+    the pool is healthy afterwards (no ping per checkout hides a dead connection)."""
+    if not database_url.startswith("postgresql"):
+        return  # SQLite has no connection to lose
+    from tests.conftest import _admin
+
+    await Sender(service, Channel.SMS, "+447700900180").say("warm the pool: loud music")
+    name = make_url(database_url).database
+    at = datetime(2026, 3, 6, 16, 0, tzinfo=ZoneInfo("Europe/London"))
+
+    async def report(n: int) -> Any:
+        return await service.handle(
+            InboundMessage(Channel.SMS, f"+4477009{n:05d}", f"SMrestart{n:04d}",
+                           "bins dumped by the shed again", at)
+        )
+
+    pending = [asyncio.create_task(report(n)) for n in range(40)]
+    await asyncio.sleep(0.02)  # some are mid-transaction now
+    await _admin(
+        request.getfixturevalue("postgres_admin_url"),
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
+    )
+    handled = await asyncio.gather(*pending)
+    assert all(SAFE_FAILURE_TEXT not in [r.text for r in h.replies] for h in handled)
+    assert await count(storage, InboundRow, InboundRow.status == "failed") == 0
+    assert await count(storage, InboundRow, InboundRow.status == "processed") == 41
+    replies = await Sender(service, Channel.SMS, "+447700900181").say("graffiti on the wall")
+    assert SAFE_FAILURE_TEXT not in replies
+
+
 async def test_a_connection_lost_in_the_middle_of_a_step_is_retried_once(
     storage: Storage, settings: Settings, database_url: str
 ) -> None:
