@@ -245,6 +245,15 @@ def web_secret(settings: Settings) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+def _settle_heap() -> None:
+    """Everything built during start-up (the web app, the channels' SDK clients, the
+    scheduler) lives as long as the process: keep it out of the garbage collector's full
+    scans. Measured on `intake serve`: ~90,000 such objects made each full scan, every few
+    seconds under load, stall the event loop 40-100 ms, the p99 of every message in flight."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(
     settings: Settings,
     *,
@@ -361,6 +370,7 @@ async def serve(
         )
         scheduler.start()
         await casework.start()
+        _settle_heap()
         log.info(
             "serving %s: %s",
             settings.service.name,
