@@ -1,0 +1,78 @@
+"""Families of wording behind held-out misses (v3, v4), each tried in words no report used.
+
+Every entry is a look-alike written for the family, not a copy of the report that showed it:
+the point is that reports worded differently are caught too (R-02, R-04, R-15).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from triage import classify
+
+HATE = [
+    # "no <group>" written up or on a sign
+    "somebody has painted no travellers on the gate to the field",
+    "a sign went up in the pub window saying no gypsies",
+    "no blacks allowed scratched into the lift door",
+    # antisemitic Holocaust references, aimed at a Jewish household
+    "we are jewish and the lads on the corner make gas noises when we go past",
+    "my neighbour does a nazi salute at my husband, we're jewish",
+    "he shouts that hitler was right whenever we come back from synagogue",
+    # slurs run together
+    "they were shouting battyboys at me and my partner",
+    # "LGBT agenda" and signs aimed at a gay household
+    "he's put a poster in his window about the gay agenda facing our door",
+    # spreading who someone is with a stereotype
+    "she tells the whole street we're travellers who will nick their bikes",
+    "people in the group chat say the romanians who moved in will rob us",
+    "posts saying they should be sent back home about the syrian family on the top floor",
+    # a group household suffering the act (passive)
+    "a somali family at 4 ash grove have had bricks thrown at their windows",
+    # a place of worship damaged
+    "the windows of the gurdwara got smashed on saturday night",
+    "someone sprayed paint over the synagogue sign",
+    # disability: mocking the need ("if you're so disabled"), torment, contrast, names
+    "he laughs and says if youre that disabled why are you out shopping",
+    "they wobble my wheelchair and laugh until i scream",
+    "i walk with a stick and the kids only do it to me, never to anyone without one",
+    "they call me hopalong every time i pass with my crutches",
+    "my brother is deaf and they hide his post then watch him search for it, they think its funny",
+    "deaf lady at number 3, lads keep knocking and running so she opens the door and they laugh at her",
+    # exploitation of someone confused or with a learning disability
+    "my uncle has dementia and the man across the road now looks after his bank card",
+    "my sister has a learning disability, her purse is always empty since they started visiting",
+    "my client has autism and his flat has been taken over by people he met in town",
+    # identity named beside a group event: "groomers"
+    "someone scrawled groomers across the poster for our lgbt film night",
+    # violence on a person pointed out by who they are
+    "gay lad at number 12, three men have him pinned to the wall",
+]
+
+NOT_HATE = [
+    # leaving the flat is not "coming out"
+    "hes banging on the door telling me to come out so he can smash my face in",
+    "they are waiting for my son to come out of the flat so they can jump him",
+    "he keeps saying he will get me when i come out",
+    # the reporter says it is not about who they are
+    "im black but i honestly dont think thats got anything to do with it, he shouts at everyone",
+    # theft of a badge or group mentioned with no hostility
+    "my car was broken into and they took my blue badge and the sat nav",
+    "the jewish family upstairs have a party every saturday night",
+    "the mosque car park is full every friday and people block my drive",
+    "the polish man at number 6 parks across my drive",
+]
+
+EVERYDAY = [
+    ("the lights in our stairwell have been out for a week and its pitch black", True),
+]
+
+
+@pytest.mark.parametrize("text", HATE)
+def test_hate_family(text: str) -> None:
+    assert classify(text).hate
+
+
+@pytest.mark.parametrize("text", NOT_HATE)
+def test_not_hate_family(text: str) -> None:
+    assert not classify(text).hate
