@@ -63,9 +63,50 @@ NOT_HATE = [
     "the polish man at number 6 parks across my drive",
 ]
 
+EMERGENCIES = [
+    # graffiti words beside a fire are not a message sent earlier
+    "flames coming under the door, somebody wrote scum on our wall, we are inside",
+    # the reporter is inside with someone to protect
+    "hes hammering on the windows with a bat and im in the bedroom with my son",
+    "my ex is trying to get in. we are upstairs with the baby",
+    # hedged weapons
+    "lad in the park waving what looks like a machete at people",
+    "someone is pointing a gun out of the window of flat 7",
+    # forcing a way in, an order breached
+    "there are two men trying to force the back door of number 9",
+    "he has turned up outside my flat even though he has a restraining order, hes banging on the door",
+    # a dog holding someone
+    "staffy has got the little boys leg on the green, it wont let go",
+    # things being smashed now, written in secret
+    "my husband is drunk and hes smashing up the kitchen. i cant talk",
+    "hes wrecking the place. kids in the bedroom with me, cant speak he'll hear",
+    # fire pushed through a door
+    "someone has shoved lit rags through our letterbox",
+]
+
+NOT_EMERGENCIES = [
+    # a worry about what may be going on, heard often
+    "most nights there are screams from upstairs and i worry that she is being hurt",
+    "they row every weekend and im concerned someone might get hurt one day",
+    # controlling behaviour, not held in right now
+    "my partner doesnt let me go out with my friends and checks my phone",
+    # graffiti and smoke of everyday kinds
+    "someone wrote rude words on the garages last week",
+]
+
 EVERYDAY = [
     ("the lights in our stairwell have been out for a week and its pitch black", True),
 ]
+
+
+@pytest.mark.parametrize("text", EMERGENCIES)
+def test_danger_now_family(text: str) -> None:
+    assert classify(text).emergency
+
+
+@pytest.mark.parametrize("text", NOT_EMERGENCIES)
+def test_no_danger_now_family(text: str) -> None:
+    assert not classify(text).emergency
 
 
 @pytest.mark.parametrize("text", HATE)
