@@ -47,6 +47,27 @@ HATE = [
     "someone scrawled groomers across the poster for our lgbt film night",
     # violence on a person pointed out by who they are
     "gay lad at number 12, three men have him pinned to the wall",
+    # names thrown at someone, told in the passive
+    "my son (deaf, 15) had freak and retard yelled at him on the bus",
+    # abuse aimed at a whole group
+    "men outside the synagogue chanting about jews this morning",
+    "lads on the corner ranting at the polish families going into the shop",
+    # censored slurs written out in stars
+    "he keeps shouting p*** at my dad through the fence",
+    # mental health slurs with "should be locked up"
+    "she calls my brother a loony in front of everyone and says he needs to be sectioned",
+    "upstairs keeps saying im a psycho who should be locked up in a nut house",
+    # taking up or leaving a faith
+    "ever since i started wearing a headscarf the man downstairs makes remarks",
+    "i converted to islam last year and my neighbour calls me a traitor and an apostate",
+    # slur spellings
+    "they call us the lezzers and laugh",
+    # "people like you taking over", spitting beside someone, "on about me being ..."
+    "i wear a turban and the woman next door says people like you are taking over",
+    "she goes on about me being polish every time she sees me",
+    # disability services reporting for a client; age and condition in brackets
+    "I am from the community mental health team. My client's neighbours take his money and call him names",
+    "a lad we support (22, learning disabled) is being made to buy drinks for a group who film him",
 ]
 
 NOT_HATE = [
@@ -61,6 +82,9 @@ NOT_HATE = [
     "the jewish family upstairs have a party every saturday night",
     "the mosque car park is full every friday and people block my drive",
     "the polish man at number 6 parks across my drive",
+    # cigarettes, and a reporter who cannot talk now
+    "bloke selling cheap fags out of his van by the shops",
+    "im texting because i cant talk on the phone, theres a fight on the landing",
 ]
 
 EMERGENCIES = [
