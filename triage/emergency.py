@@ -147,13 +147,17 @@ def _sentence_is_now(
         return True, marker.group(0)
     if own_now:
         return vocabulary.past_markers.search(sentence) is None, ""
-    before_first, _ = _sentence_bounds(text, max(first - len(_SENTENCE), 0), first)
-    _, after_last = _sentence_bounds(text, last, min(last + len(_SENTENCE), len(text)))
-    nearby = text[before_first:first] + " " + text[last:after_last]
     if vocabulary.past_markers.search(sentence):
         return False, ""
-    marker = vocabulary.now_markers.search(nearby)
-    return (True, marker.group(0)) if marker else (False, "")
+    before_first, _ = _sentence_bounds(text, max(first - len(_SENTENCE), 0), first)
+    _, after_last = _sentence_bounds(text, last, min(last + len(_SENTENCE), len(text)))
+    for nearby in (text[before_first:first], text[last:after_last]):
+        marker = vocabulary.now_markers.search(nearby)
+        # a neighbour's "still there" counts only if that sentence is not about the past
+        # ("Last Friday they were still there at midnight")
+        if marker and vocabulary.past_markers.search(nearby) is None:
+            return True, marker.group(0)
+    return False, ""
 
 
 def judge_emergency(

@@ -106,6 +106,12 @@ EMERGENCIES = [
     "hes wrecking the place. kids in the bedroom with me, cant speak he'll hear",
     # fire pushed through a door
     "someone has shoved lit rags through our letterbox",
+    # someone lying hurt, children asleep in the home
+    "fight by the garages, a man is lying on the ground and not getting up",
+    "somebody is setting fire to newspaper and posting it through the door, the kids are asleep",
+    # misspelt break-ins, people held in their own home
+    "there tryin 2 brake in the back door now, im upstairs",
+    "my nan is being held in her own flat by two lads who took her phone so she cant call anyone",
 ]
 
 NOT_EMERGENCIES = [
@@ -116,6 +122,19 @@ NOT_EMERGENCIES = [
     "my partner doesnt let me go out with my friends and checks my phone",
     # graffiti and smoke of everyday kinds
     "someone wrote rude words on the garages last week",
+    # bonfires and smoke of rubbish; cannabis smoke and long-term breathing conditions
+    "the man at 9 burns rubbish in his garden every weekend and the smoke comes in our windows",
+    "the weed smoke from downstairs is so bad my son with asthma is struggling to breathe at night",
+    # reassurance and avoidance
+    "they argue a lot but I dont think anyone is getting hurt, its just loud",
+    "ive stopped answering the door because the kids keep knocking and running",
+    # a repeat, access, the past
+    "next door are having a bonfire again, 4th time this month, smoke all over my washing",
+    "since my stroke i cant get up the steps because of the prams left there",
+    "for weeks there have been people fighting on the landing at all hours",
+    "they leave bottles on the wall every weekend. Last saturday they were still there at 2am.",
+    # attracting is not attacking
+    "the rubbish by the bins is attracting rats and foxes",
 ]
 
 EVERYDAY = [
