@@ -206,6 +206,21 @@ def judge_emergency(
     return EmergencyFinding(emergency=bool(kinds), kinds=tuple(kinds), reasons=tuple(reasons))
 
 
+def vetoes_second_opinion(report: NormalisedText, masked: list[Hit]) -> bool:
+    """Whether the rules have already judged the time or the meaning of danger words.
+
+    The flag model may add an emergency the rules did not see, but not against their word:
+    where wording was set aside as figurative or harmless ("the noise is killing me", "kicking
+    a ball") or the report places things in the past or the future ("last night", "he might
+    come back one day"), whether it is happening now is the rules' call.
+    """
+    if masked:
+        return True
+    vocabulary = emergency_vocabulary()
+    text = report.text
+    return bool(vocabulary.past_markers.search(text) or vocabulary.future_markers.search(text))
+
+
 def find_emergency(report: NormalisedText, *, hostility: bool) -> EmergencyFinding:
     """Decide whether a report describes danger happening now.
 

@@ -275,6 +275,28 @@ def judge_hate(report: NormalisedText, hits: Sequence[list[Hit]]) -> HateFinding
     return HateFinding(hate=True, strands=strands, hits=tuple(found), reasons=reasons)
 
 
+@lru_cache(maxsize=1)
+def _group_words() -> re.Pattern[str] | None:
+    data = load_data("hate.yaml")
+    body = data.get("group_words")
+    if not body:
+        return None
+    return re.compile(
+        r"(?<![^ ])(?:" + expand(str(body), expand_macros(data.get("macros"))) + r")(?![^ ])"
+    )
+
+
+def names_a_group(report: NormalisedText) -> bool:
+    """Whether the report names a protected group or characteristic anywhere.
+
+    The flag model's second opinion on hate counts only in a report that does: hostility with
+    no one's race, religion, sexuality, gender identity or disability in view is not hate,
+    however much its wording looks like the hate reports the model learnt from.
+    """
+    pattern = _group_words()
+    return pattern is not None and pattern.search(report.text) is not None
+
+
 def find_hate(report: NormalisedText) -> HateFinding:
     """Look for hostility towards a protected characteristic.
 
