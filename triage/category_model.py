@@ -173,7 +173,8 @@ class FlagModel:
         column = self.weights.get(flag)
         if not column:
             return 0.0
-        logit = reduce(add, map(column.get, found, repeat(0.0)), self.bias.get(flag, 0.0))
+        # fsum: exactly rounded, so the answer does not depend on the set's order
+        logit = math.fsum(map(column.get, found, repeat(0.0))) + self.bias.get(flag, 0.0)
         if logit < -30.0:
             return 0.0
         return 1.0 / (1.0 + math.exp(-min(logit, 30.0)))

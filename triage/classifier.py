@@ -400,7 +400,7 @@ def classify(text: str, channel: str | None = None) -> Classification:
     reasons.extend(hate.reasons)
     second = _SecondOpinion(report)
     hate_flag, hate_strands = hate.hate, hate.strands
-    if not hate_flag and (said := second.says("hate")) and names_a_group(report):
+    if not hate_flag and names_a_group(report) and (said := second.says("hate")):
         hate_flag = True
         reasons.append(_opinion("hate (strand not named)", *said))
 
@@ -432,8 +432,8 @@ def classify(text: str, channel: str | None = None) -> Classification:
     emergency_flag, emergency_kinds = emergency.emergency, emergency.kinds
     if (
         not emergency_flag
+        and not vetoes_second_opinion(emergency, found[vocabulary.danger_mask])
         and (said := second.says("emergency"))
-        and not vetoes_second_opinion(report, found[vocabulary.danger_mask])
     ):
         emergency_flag, emergency_kinds = True, ("second_opinion",)
         reasons.append(_opinion("emergency (danger now)", *said))
