@@ -42,6 +42,8 @@ DEFAULT_DATA = [
     # new held-out set is not trained on before it is scored
     ROOT / "bench" / "heldout" / "heldout_v1.jsonl",
     ROOT / "bench" / "heldout" / "heldout_v2.jsonl",
+    ROOT / "bench" / "heldout" / "heldout_v3.jsonl",
+    ROOT / "bench" / "heldout" / "heldout_v4.jsonl",
 ]
 DEFAULT_OUT = ROOT / "triage" / "data" / "category_model.json"
 _SKIP = {"hate_incident", "not_asb"}

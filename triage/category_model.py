@@ -116,3 +116,82 @@ class CategoryModel:
         exps = {c: math.exp(v - top) for c, v in logits.items()}
         total = sum(exps.values())
         return {c: v / total for c, v in exps.items()}
+
+
+_FLAG_FILE = "flag_model.json"
+FLAGS: tuple[str, ...] = ("hate", "emergency", "not_asb")
+"""The yes/no calls the flag model gives a second opinion on, in its weight order."""
+
+
+def flag_features(words: Sequence[str]) -> set[str]:
+    """The flag model's features: the distinct words, as for the category model.
+
+    Word pairs as well did no better on held-out reports (hate and emergency both raised
+    more false flags with them) and cost a tenth of the classifier's time.
+    """
+    return features(words)
+
+
+@dataclass(frozen=True, slots=True)
+class FlagModel:
+    """A second opinion on hate, emergency and not-ASB: one logistic regression per flag.
+
+    Trained by ``bench/train_flag_model.py`` on the labelled reports and shipped as
+    ``data/flag_model.json``. The rules decide; the model only adds a flag the rules did not
+    raise, when it is at least ``thresholds[flag]`` sure (and, for not-ASB, only where the
+    rules found everyday-living words and nothing that rules it out).
+    """
+
+    bias: Mapping[str, float]
+    weights: Mapping[str, Mapping[str, float]]
+    thresholds: Mapping[str, float]
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> FlagModel:
+        """A model from the mapping ``flag_model.json`` holds."""
+        weights = {
+            str(flag): {str(f): float(w) for f, w in column.items()}
+            for flag, column in data.get("weights", {}).items()
+        }
+        return cls(
+            bias={str(k): float(v) for k, v in data.get("bias", {}).items()},
+            weights=weights,
+            thresholds={str(k): float(v) for k, v in data.get("thresholds", {}).items()},
+        )
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def shipped() -> FlagModel:
+        """The model shipped in ``triage/data`` (one that never speaks if there is none)."""
+        path = resources.files("triage").joinpath("data", _FLAG_FILE)
+        if not path.is_file():
+            return FlagModel(bias={}, weights={}, thresholds={})
+        return FlagModel.from_data(json.loads(path.read_text(encoding="utf-8")))
+
+    def probability(self, flag: str, found: set[str]) -> float:
+        """How sure the model is that ``flag`` holds, given :func:`flag_features`."""
+        column = self.weights.get(flag)
+        if not column:
+            return 0.0
+        # fsum: exactly rounded, so the answer does not depend on the set's order
+        logit = math.fsum(map(column.get, found, repeat(0.0))) + self.bias.get(flag, 0.0)
+        if logit < -30.0:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-min(logit, 30.0)))
+
+    def says(self, flag: str, found: set[str]) -> float | None:
+        """The probability if it reaches the flag's threshold, else None."""
+        threshold = self.thresholds.get(flag)
+        if threshold is None:
+            return None
+        share = self.probability(flag, found)
+        return share if share >= threshold else None
+
+    def evidence(self, flag: str, found: set[str], limit: int = 3) -> list[str]:
+        """The report's words that weigh most towards ``flag``."""
+        column = self.weights.get(flag, {})
+        heavy = sorted(
+            (f for f in found if column.get(f, 0.0) > 0),
+            key=lambda f: (-column[f], f),  # ties by the word: same report, same reasons
+        )[:limit]
+        return heavy

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from triage.category_model import CategoryModel
-from triage.emergency import emergency_vocabulary, judge_emergency
-from triage.hate import hate_vocabulary, judge_hate
+from triage.category_model import CategoryModel, FlagModel, flag_features
+from triage.emergency import emergency_vocabulary, judge_emergency, vetoes_second_opinion
+from triage.hate import hate_vocabulary, judge_hate, names_a_group
 from triage.taxonomy import CATEGORY_LABELS, Category
 from triage.text import NormalisedText, normalise
 from triage.vocabulary import (
@@ -283,6 +283,55 @@ def _category_model() -> CategoryModel:
 
 _NO_MODEL = CategoryModel(bias={}, weights={})
 
+_FLAG_OVERRIDE: list[FlagModel | None] = []
+_NO_FLAGS = FlagModel(bias={}, weights={}, thresholds={})
+
+
+def use_flag_model(model: FlagModel | None) -> None:
+    """Use another flag model (None: rules only), to measure what the model adds.
+
+    For evaluation scripts; the service always uses the shipped model.
+    """
+    _FLAG_OVERRIDE[:] = [model]
+
+
+def use_shipped_flag_model() -> None:
+    """Go back to the shipped flag model after :func:`use_flag_model`."""
+    _FLAG_OVERRIDE.clear()
+
+
+def _flag_model() -> FlagModel:
+    if _FLAG_OVERRIDE:
+        return _FLAG_OVERRIDE[0] or _NO_FLAGS
+    return FlagModel.shipped()
+
+
+class _SecondOpinion:
+    """The flag model's view of one report, its features worked out once if asked."""
+
+    def __init__(self, report: NormalisedText) -> None:
+        self._report = report
+        self._found: set[str] | None = None
+        self.model = _flag_model()
+
+    def says(self, flag: str) -> tuple[float, list[str]] | None:
+        """The model's probability and the words behind it, if it raises ``flag``."""
+        if flag not in self.model.thresholds:
+            return None
+        if self._found is None:
+            self._found = flag_features(self._report.words)
+        share = self.model.says(flag, self._found)
+        if share is None:
+            return None
+        return share, self.model.evidence(flag, self._found)
+
+
+def _opinion(what: str, share: float, words: list[str]) -> str:
+    return (
+        f"{what} (second opinion: the wording as a whole, {share:.0%} by the flag model: "
+        f"{quote_all(words)}), for an officer to confirm"
+    )
+
 
 _ASB_CATEGORIES = tuple(
     c.value for c in Category if c not in (Category.HATE_INCIDENT, Category.NOT_ASB)
@@ -349,6 +398,11 @@ def classify(text: str, channel: str | None = None) -> Classification:
 
     hate = judge_hate(report, found[vocabulary.hate])
     reasons.extend(hate.reasons)
+    second = _SecondOpinion(report)
+    hate_flag, hate_strands = hate.hate, hate.strands
+    if not hate_flag and names_a_group(report) and (said := second.says("hate")):
+        hate_flag = True
+        reasons.append(_opinion("hate (strand not named)", *said))
 
     extra = dict(zip(_EXTRA_TABLES, found[vocabulary.extras], strict=True))
     category_hits = {
@@ -375,6 +429,14 @@ def classify(text: str, channel: str | None = None) -> Classification:
         report, found[vocabulary.dangers], found[vocabulary.danger_mask], hostility=hostility
     )
     reasons.extend(emergency.reasons)
+    emergency_flag, emergency_kinds = emergency.emergency, emergency.kinds
+    if (
+        not emergency_flag
+        and not vetoes_second_opinion(emergency, found[vocabulary.danger_mask])
+        and (said := second.says("emergency"))
+    ):
+        emergency_flag, emergency_kinds = True, ("second_opinion",)
+        reasons.append(_opinion("emergency (danger now)", *said))
     for table, hits in zip(
         vocabulary.words.tables[vocabulary.dangers], found[vocabulary.dangers], strict=True
     ):
@@ -405,15 +467,23 @@ def classify(text: str, channel: str | None = None) -> Classification:
         for hit in hits
         if hit.weight >= vocabulary.blocking_weight
     ]
+    ruled_out = hate_flag or emergency_flag or bool(_HARM_SEVERITY & set(severity))
     not_asb = (
         everyday >= _NOT_ASB_MIN_SCORE
         and not blocked
         and everyday > best_other
         and best_other < _STRONG_CATEGORY_SCORE + everyday
-        and not hate.hate
-        and not emergency.emergency
-        and not (_HARM_SEVERITY & set(severity))
+        and not ruled_out
     )
+    not_asb_opinion = ""
+    if (
+        not not_asb
+        and everyday_hits
+        and not (ruled_out or blocked or extra["late_hours"])
+        and (said := second.says("not_asb"))
+    ):
+        not_asb = True
+        not_asb_opinion = _opinion("not ASB", *said)
 
     # The model adds at most model_weight points, so it can only reorder categories within
     # that many points of the best; the rest are left out of its arithmetic.
@@ -434,11 +504,13 @@ def classify(text: str, channel: str | None = None) -> Classification:
             f"({leaning[top.value]:.0%} by the category model)"
         )
     ranked: list[tuple[Category, int]] = [(category, score) for category, score, _ in scored]
-    if hate.hate:
+    if hate_flag:
         ranked.insert(0, (Category.HATE_INCIDENT, _HATE_SCORE))
     if not_asb:
         ranked.insert(0, (Category.NOT_ASB, everyday))
         reasons.append(f"not ASB (everyday living): {_quote(report, everyday_hits)}")
+        if not_asb_opinion:
+            reasons.append(not_asb_opinion)
     elif everyday_hits:
         why = "ASB words beside them: " + _quote(report, blocked) if blocked else "outweighed"
         reasons.append(f"everyday-living words ({why}): " + _quote(report, everyday_hits))
@@ -465,7 +537,7 @@ def classify(text: str, channel: str | None = None) -> Classification:
         reasons.append(f"category {category.value} ({score}): {_quote(report, hits)}")
 
     graffiti = any(category is Category.GRAFFITI for category, _ in ranked)
-    offensive = graffiti and (hate.hate or bool(extra["offensive_graffiti"]))
+    offensive = graffiti and (hate_flag or bool(extra["offensive_graffiti"]))
     if offensive:
         reasons.append("offensive graffiti: hateful or obscene words or symbols")
     third_party_hits = extra["third_party"]
@@ -476,10 +548,10 @@ def classify(text: str, channel: str | None = None) -> Classification:
         category=ranked[0][0],
         categories=tuple(category for category, _ in ranked),
         scores=tuple(score for _, score in ranked),
-        hate=hate.hate,
-        hate_strands=hate.strands,
-        emergency=emergency.emergency,
-        emergency_kinds=emergency.kinds,
+        hate=hate_flag,
+        hate_strands=hate_strands,
+        emergency=emergency_flag,
+        emergency_kinds=emergency_kinds,
         not_asb=not_asb,
         severity=tuple(kind for kind in SEVERITY_KINDS if kind in severity),
         third_party=bool(third_party_hits),

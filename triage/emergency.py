@@ -28,6 +28,8 @@ from triage.vocabulary import (
 )
 
 _NOW = "now"
+_PLACED = "\0placed"
+"""Returned as the marker when a past- or future-marker decided a cue is not happening now."""
 _SENTENCE = " . "
 
 
@@ -39,11 +41,14 @@ class EmergencyFinding:
         emergency: True if the report describes danger happening now.
         kinds: Which kinds of danger (weapon, fire, medical, trapped...), in the order found.
         reasons: Human-readable lines quoting the report.
+        placed: Danger words were found and placed in the past or the future ("last night",
+            "he might come back one day"): the rules have judged their time.
     """
 
     emergency: bool
     kinds: tuple[str, ...]
     reasons: tuple[str, ...]
+    placed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,19 +146,23 @@ def _sentence_is_now(
     """:func:`_is_now` for the sentence ``text[first:last]`` (``own_now``: a cue tagged now)."""
     sentence = text[first:last]
     if vocabulary.future_markers.search(sentence):
-        return False, ""
+        return False, _PLACED
     marker = vocabulary.now_markers.search(sentence)
     if marker and not _spent_now(marker, sentence, vocabulary):
         return True, marker.group(0)
+    if vocabulary.past_markers.search(sentence):
+        return False, _PLACED
     if own_now:
-        return vocabulary.past_markers.search(sentence) is None, ""
+        return True, ""
     before_first, _ = _sentence_bounds(text, max(first - len(_SENTENCE), 0), first)
     _, after_last = _sentence_bounds(text, last, min(last + len(_SENTENCE), len(text)))
-    nearby = text[before_first:first] + " " + text[last:after_last]
-    if vocabulary.past_markers.search(sentence):
-        return False, ""
-    marker = vocabulary.now_markers.search(nearby)
-    return (True, marker.group(0)) if marker else (False, "")
+    for nearby in (text[before_first:first], text[last:after_last]):
+        marker = vocabulary.now_markers.search(nearby)
+        # a neighbour's "still there" counts only if that sentence is not about the past
+        # ("Last Friday they were still there at midnight")
+        if marker and vocabulary.past_markers.search(nearby) is None:
+            return True, marker.group(0)
+    return False, ""
 
 
 def judge_emergency(
@@ -182,6 +191,7 @@ def judge_emergency(
         (m.start() for m in vocabulary.retractions.pattern.finditer(text)), default=-1
     )
     judged: dict[tuple[int, int, bool], tuple[bool, str]] = {}
+    placed = False
     for table, hits in zip(vocabulary.dangers, danger_hits, strict=True):
         if not hits or (table.label in vocabulary.supporting and not hostility):
             continue
@@ -191,6 +201,7 @@ def judge_emergency(
                 continue
             now, marker = _is_now(hit, text, vocabulary, judged)
             if not now:
+                placed = placed or marker == _PLACED
                 continue
             quoted.append(report.quote(hit.start, hit.end))
             if marker:
@@ -199,7 +210,20 @@ def judge_emergency(
         if quoted:
             kinds.append(table.label)
             reasons.append(f"emergency ({table.label.replace('_', ' ')} now): {quote_all(quoted)}")
-    return EmergencyFinding(emergency=bool(kinds), kinds=tuple(kinds), reasons=tuple(reasons))
+    return EmergencyFinding(
+        emergency=bool(kinds), kinds=tuple(kinds), reasons=tuple(reasons), placed=placed
+    )
+
+
+def vetoes_second_opinion(finding: EmergencyFinding, masked: list[Hit]) -> bool:
+    """Whether the rules have already judged the time or the meaning of danger words.
+
+    The flag model may add an emergency the rules did not see, but not against their word:
+    where wording was set aside as figurative or harmless ("the noise is killing me", "kicking
+    a ball") or danger words were placed in the past or the future ("last night", "he might
+    come back one day"), whether it is happening now is the rules' call.
+    """
+    return bool(masked) or finding.placed
 
 
 def find_emergency(report: NormalisedText, *, hostility: bool) -> EmergencyFinding:

@@ -275,6 +275,51 @@ def judge_hate(report: NormalisedText, hits: Sequence[list[Hit]]) -> HateFinding
     return HateFinding(hate=True, strands=strands, hits=tuple(found), reasons=reasons)
 
 
+_MACRO_NAME = re.compile(r"\{([a-z_]+)\}")
+_PLAIN_WORD = re.compile(r"[a-z]+")
+_NOT_A_GROUP = frozenset(
+    "a an the of in on at to my our his her their from not one two people person who is"
+    " are has have with and or another different other this country here".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _group_tokens() -> frozenset[str]:
+    """The words of hate.yaml's ``group_words`` macros ("polish", "hijab", "autistic")."""
+    data = load_data("hate.yaml")
+    macros = data.get("macros") or {}
+    words: set[str] = set()
+    seen: set[str] = set()
+
+    def walk(value: object) -> None:
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            text = str(item)
+            for name in _MACRO_NAME.findall(text):
+                if name not in seen and name in macros:
+                    seen.add(name)
+                    walk(macros[name])
+            found = _PLAIN_WORD.findall(_MACRO_NAME.sub(" ", text.replace("\\w", " ")))
+            if len(found) == 1:
+                words.update(w for w in found if len(w) > 1 and w not in _NOT_A_GROUP)
+            else:  # "a guide dog", "blue badge holders": only the telling words
+                words.update(w for w in found if len(w) >= 6 and w not in _NOT_A_GROUP)
+
+    walk(data.get("group_words") or "")
+    return frozenset(words)
+
+
+def names_a_group(report: NormalisedText) -> bool:
+    """Whether the report names a protected group or characteristic anywhere.
+
+    The flag model's second opinion on hate counts only in a report that does: hostility with
+    no one's race, religion, sexuality, gender identity or disability in view is not hate,
+    however much its wording looks like the hate reports the model learnt from. A word of one
+    of the group macros is enough ("polish", "hijab", "autistic"); it is a set lookup per word.
+    """
+    return not _group_tokens().isdisjoint(report.words)
+
+
 def find_hate(report: NormalisedText) -> HateFinding:
     """Look for hostility towards a protected characteristic.
 
