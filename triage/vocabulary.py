@@ -325,6 +325,102 @@ def first_words(pattern: str) -> set[tuple[str, bool]] | None:
     return found
 
 
+_CATEGORY_CLASSES = {
+    sre_parse.CATEGORY_DIGIT: r"\d",
+    sre_parse.CATEGORY_NOT_DIGIT: r"\D",
+    sre_parse.CATEGORY_SPACE: r"\s",
+    sre_parse.CATEGORY_NOT_SPACE: r"\S",
+    sre_parse.CATEGORY_WORD: r"\w",
+    sre_parse.CATEGORY_NOT_WORD: r"\W",
+}
+
+
+class _Unsupported(Exception):
+    """A construct :func:`_cut_short` does not rewrite: no opening test for the phrase."""
+
+
+def _class_body(items: list[Any]) -> str:
+    """A parsed character class written out again, without its brackets."""
+    parts: list[str] = []
+    for op, av in items:
+        if op is sre_parse.NEGATE:
+            parts.insert(0, "^")
+        elif op is sre_parse.LITERAL:
+            parts.append(re.escape(chr(av)))
+        elif op is sre_parse.RANGE:
+            parts.append(re.escape(chr(av[0])) + "-" + re.escape(chr(av[1])))
+        elif op is sre_parse.CATEGORY and av in _CATEGORY_CLASSES:
+            parts.append(_CATEGORY_CLASSES[av])
+        else:
+            raise _Unsupported
+    return "".join(parts)
+
+
+def _cut_short(items: Iterable[tuple[Any, Any]]) -> str:
+    r"""A parsed expression rewritten to also match any text that stops part way through.
+
+    Every character it reads may instead be the end of the text (``(?:x|\Z)``), and the
+    assertions that could refuse a shortened text (lookbehinds, negative lookaheads,
+    anchors) are left out. So wherever the expression matches some text, the rewritten one
+    matches every beginning of that text: trying it on the few words at hand is a safe test
+    of whether the expression could match there at all. Anything else (back references,
+    atomic groups, scoped flags) raises :class:`_Unsupported`.
+    """
+    parts: list[str] = []
+    for op, av in items:
+        if op is sre_parse.LITERAL:
+            parts.append("(?:" + re.escape(chr(av)) + r"|\Z)")
+        elif op is sre_parse.NOT_LITERAL:
+            parts.append("(?:[^" + re.escape(chr(av)) + r"]|\Z)")
+        elif op is sre_parse.ANY:
+            parts.append(r"(?:.|\Z)")
+        elif op is sre_parse.IN:
+            parts.append("(?:[" + _class_body(av) + r"]|\Z)")
+        elif op is sre_parse.SUBPATTERN:
+            _, add_flags, del_flags, body = av
+            if add_flags or del_flags:
+                raise _Unsupported
+            parts.append("(?:" + _cut_short(body) + ")")
+        elif op is sre_parse.BRANCH:
+            parts.append("(?:" + "|".join(_cut_short(branch) for branch in av[1]) + ")")
+        elif op is sre_parse.MAX_REPEAT or op is sre_parse.MIN_REPEAT:
+            low, high, body = av
+            most = "" if high == sre_parse.MAXREPEAT else str(high)
+            lazy = "?" if op is sre_parse.MIN_REPEAT else ""
+            parts.append(f"(?:{_cut_short(body)}){{{low},{most}}}{lazy}")
+        elif op is sre_parse.ASSERT and av[0] == 1:
+            parts.append("(?=" + _cut_short(av[1]) + ")")
+        elif op in _ZERO_WIDTH:
+            continue  # a lookbehind, a negative lookahead or an anchor: it only narrows
+        else:
+            raise _Unsupported
+    return "".join(parts)
+
+
+def opening_test(pattern: str) -> Callable[[str], re.Match[str] | None] | None:
+    r"""A quick test of whether ``pattern`` could match a text beginning as given.
+
+    For the phrases whose first words cannot be listed (``\d+ times``, ``(\w+s) partner``):
+    instead of trying such a phrase at every word of every report, each word is tested once
+    (the answer is kept with the word's other candidates) and the phrase is tried only at
+    the words that pass. The test is given exactly the text the phrase would see from where
+    it is tried up to the end of the first word; a phrase cannot match where the test fails.
+
+    Returns:
+        The test's ``match`` (truthy where ``pattern`` could match), or None if the phrase
+        uses something the rewriting does not handle and must be tried everywhere.
+    """
+    try:
+        return re.compile(_cut_short(_parsed(pattern))).match
+    except (_Unsupported, re.error, RecursionError):
+        return None
+
+
+_OPENING_PROBE = "qqq"
+"""A made-up word: a phrase that could start with it could start with almost any word, and
+is better left to ``finditer`` than tested word by word."""
+
+
 class Hit(NamedTuple):
     """One phrase found in a normalised report.
 
@@ -391,25 +487,37 @@ class Alternation:
         bodies = [expand(str(phrase), macros) for phrase in phrases]
         self.pattern = re.compile(r"(?<![^ ])(?:" + "|".join(bodies) + r")(?![^ ])")
         """The whole alternation, as one expression."""
-        self._matchers = tuple(re.compile("(?:" + body + r")(?![^ ])").match for body in bodies)
+        compiled = [re.compile("(?:" + body + r")(?![^ ])") for body in bodies]
+        self._matchers = tuple(phrase.match for phrase in compiled)
         self._exact: dict[str, list[int]] = {}
         self._prefix: dict[str, list[int]] = {}
         self._anywhere: list[int] = []
         self._by_word: dict[str, tuple[Callable[[str, int], re.Match[str] | None], ...]] = {}
+        self._openings: dict[int, Callable[[str], re.Match[str] | None] | None] = {}
+        """Per phrase tried at every word, its :func:`opening_test` (None: no test)."""
         self._whole = any(_BACKREFERENCE.search(body) for body in bodies)
         """A phrase refers to a group by number or name: search the whole expression."""
         for number, body in enumerate(bodies):
             words = first_words(body)
             if words is None:
                 self._anywhere.append(number)
+                self._openings[number] = opening_test(compiled[number].pattern)
                 continue
             for word, exact in words:
                 (self._exact if exact else self._prefix).setdefault(word, []).append(number)
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
 
     def _at(self, word: str) -> tuple[Callable[[str, int], re.Match[str] | None], ...]:
-        """The phrases that can start at ``word``, in the file's order (memoised)."""
-        numbers = set(self._anywhere)
+        """The phrases that can start at ``word``, in the file's order (memoised).
+
+        A phrase without listed first words is kept if its opening test passes on the word
+        as the last of the text or followed by a space (the test sees no further).
+        """
+        numbers = set()
+        for number in self._anywhere:
+            test = self._openings[number]
+            if test is None or test(word) or test(word + " "):
+                numbers.add(number)
         numbers.update(self._exact.get(word, ()))
         for length in self._prefix_lengths:
             if length > len(word):
@@ -497,8 +605,10 @@ _Entry = tuple[int, Callable[[str, int], "re.Match[str] | None"], _Info]
 """A phrase to try: the bits of the word sets it needs (see :meth:`PhraseGroup._needed`), its
 matcher, and what it records."""
 _Entries = tuple[_Entry, ...]
-_Candidates = tuple[_Entries, dict[str, _Entries]]
-_NO_CANDIDATES: _Candidates = ((), {})
+_Candidates = tuple[_Entries, dict[str, _Entries], tuple[int, ...]]
+"""The phrases to try at a word (see :meth:`PhraseGroup._candidates`), and which of the
+phrases without listed first words could start there (see :func:`opening_test`)."""
+_NO_CANDIDATES: _Candidates = ((), {}, ())
 
 
 class PhraseTable:
@@ -586,6 +696,15 @@ class PhraseGroup:
             for phrase in phrases:
                 self._needed(phrase.needs)
         self._anywhere_needs = tuple(self._needed(phrase.needs) for phrase in self._anywhere)
+        self._openings: list[tuple[int, Callable[[str], re.Match[str] | None]]] = []
+        """The phrases without listed first words that are tried word by word, each with
+        its opening test (by number in ``_anywhere``); the others are scanned for with
+        ``finditer``, as are those that could start with almost any word."""
+        for number, phrase in enumerate(self._anywhere):
+            test = opening_test(phrase.pattern.pattern)
+            if test is not None and not test(f" {_OPENING_PROBE} "):
+                self._openings.append((number, test))
+        self._tested = frozenset(number for number, _ in self._openings)
         by_word: dict[str, int] = {}
         for number, listed in enumerate(self._needs_list):
             for word in listed:
@@ -633,6 +752,8 @@ class PhraseGroup:
         cached = self._by_token.get(token)
         if cached is not None:
             return cached
+        seen = f" {token} "
+        opening = tuple(number for number, test in self._openings if test(seen))
         found = list(self._exact.get(token, ()))
         for length in self._prefix_lengths:
             if length > len(token):
@@ -641,8 +762,8 @@ class PhraseGroup:
         if len(self._by_token) >= _TOKEN_CACHE_SIZE:
             self._by_token.clear()
         if not found:
-            self._by_token[token] = _NO_CANDIDATES
-            return _NO_CANDIDATES
+            cached = self._by_token[token] = ((), {}, opening) if opening else _NO_CANDIDATES
+            return cached
         anywhere: list[_Phrase] = []
         by_second: dict[str, list[_Phrase]] = {}
         for phrase in dict.fromkeys(found):
@@ -679,12 +800,16 @@ class PhraseGroup:
             ]
             if kept != default:
                 per_word[word] = self._flat(kept)
-        result = (default_entries, per_word)
+        result = (default_entries, per_word, opening)
         self._by_token[token] = result
         return result
 
     def find(self, text: str) -> list[list[Hit]]:
-        """Hits per table, in table order; a phrase is found wherever it matches."""
+        """Hits per table, in table order; a phrase is found wherever it matches.
+
+        Phrases without listed first words are found as ``finditer`` finds them (leftmost
+        first, none overlapping another of the same phrase) and listed after the others.
+        """
         padded = f" {text} "
         found: list[list[Hit]] = [[] for _ in self.tables]
         tokens = text.split(" ")
@@ -697,6 +822,10 @@ class PhraseGroup:
         candidates = self._candidates
         new_hit = tuple.__new__
         negated: dict[int, bool] = {}
+        # Per phrase tried word by word (see _openings): where its last match ended, and
+        # the spans it matched.
+        free_from: dict[int, int] = {}
+        opened: dict[int, list[tuple[int, int]]] = {}
         end = -1
         for token, after in zip(tokens, following, strict=True):
             start = end + 1
@@ -704,7 +833,7 @@ class PhraseGroup:
             cached = by_token.get(token)
             if cached is None:
                 cached = candidates(token)
-            entries, by_second = cached
+            entries, by_second, opening = cached
             if by_second:
                 entries = by_second.get(after, entries)
             for needed, match_at, info in entries:
@@ -724,12 +853,42 @@ class PhraseGroup:
                 found[number].append(
                     new_hit(Hit, (label, weight, start, stop, text[start:stop], tag))
                 )
-        for phrase, needed in zip(self._anywhere, self._anywhere_needs, strict=True):
+            if opening:
+                self._open(opening, padded, start, held, free_from, opened)
+        for index, (phrase, needed) in enumerate(
+            zip(self._anywhere, self._anywhere_needs, strict=True)
+        ):
             if held & needed != needed:
                 continue  # it cannot match without one word of each of these sets
+            if index in self._tested:
+                for start, stop in opened.get(index, ()):
+                    self._record(found, phrase, text, start, stop)
+                continue
             for match in phrase.pattern.finditer(padded):
                 self._record(found, phrase, text, match.start(), match.end() - 1)
         return found
+
+    def _open(
+        self,
+        opening: tuple[int, ...],
+        padded: str,
+        start: int,
+        held: int,
+        free_from: dict[int, int],
+        opened: dict[int, list[tuple[int, int]]],
+    ) -> None:
+        """Try at one word the phrases without listed first words that could start there.
+
+        Each phrase is tried as ``finditer`` would come to it: not inside its last match.
+        """
+        for index in opening:
+            needed = self._anywhere_needs[index]
+            if held & needed != needed or start < free_from.get(index, 0):
+                continue
+            match = self._anywhere[index].pattern.match(padded, start)
+            if match is not None:
+                free_from[index] = match.end()
+                opened.setdefault(index, []).append((start, match.end() - 1))
 
     def _record(
         self, found: list[list[Hit]], phrase: _Phrase, text: str, start: int, end: int
