@@ -106,5 +106,6 @@ class Handled:
     """Messages wait in the outbox (the dispatcher should look now); False when the replies
     went inline and nothing else was queued."""
     next_due: datetime | None = None
-    """The soonest follow-up this message scheduled (casework looks again if that is sooner
-    than what it waits for)."""
+    """The soonest follow-up for casework this message scheduled (casework looks again if that
+    is sooner than what it waits for). The intake's own idle checks are left out: it runs them
+    on its own timer, and counting them woke casework's claimer for every message."""

@@ -69,6 +69,11 @@ from triage.taxonomy import Priority
 
 log = logging.getLogger(__name__)
 
+IDLE_KIND = "conversation_idle"
+"""The scheduled check on a conversation left part-way (see ``run_idle_checks``)."""
+OWN_KINDS: tuple[str, ...] = (IDLE_KIND,)
+"""The scheduled kinds the intake runs on its own timer; casework need not wake for them."""
+
 SAFE_FAILURE_TEXT = (
     "Sorry, something went wrong on our side. Your message is saved and an officer will see "
     "it. If you are in danger, call 999."
@@ -210,7 +215,7 @@ class IntakeService:
         return replace(
             handled,
             deliveries_queued=uow.written.deliveries > 0,
-            next_due=uow.written.earliest_due,
+            next_due=uow.written.earliest_due_except(OWN_KINDS),
         )
 
     async def _handle(self, uow: UnitOfWork, message: InboundMessage, inline: bool) -> Handled:
@@ -230,7 +235,7 @@ class IntakeService:
             answer = await self.officer_desk(uow, message)
             if answer is not None:  # an officer acting from an alert, not a new report
                 # it may have moved follow-ups (snooze, done): casework looks again now
-                uow.written.due(message.received_at)
+                uow.written.look_again(message.received_at)
                 identity = await uow.people.identity(message.channel.value, message.sender)
                 return await self._answer_directly(uow, answer, identity, inbound, message, inline)
         identity, new = await uow.people.identity_and_whether_new(
@@ -248,7 +253,7 @@ class IntakeService:
         ):
             thanks = await self.survey_desk(uow, identity, message)
             if thanks is not None:  # an answer to the satisfaction survey, not a new report
-                uow.written.due(message.received_at)
+                uow.written.look_again(message.received_at)
                 return await self._answer_directly(uow, thanks, identity, inbound, message, inline)
         ctx = await self._context(uow, identity, state, message)
         result = step(state, message, ctx)
@@ -268,7 +273,7 @@ class IntakeService:
         )
         if result.state.status in ("describing", "asking", "confirming"):
             await uow.actions.schedule(
-                "conversation_idle",
+                IDLE_KIND,
                 message.received_at + self.settings.conversation.idle_timeout.as_timedelta(),
                 dedupe_key=f"idle:{conversation.id}:{conversation.version}",
                 payload={"conversation_id": conversation.id, "version": conversation.version},
@@ -325,7 +330,7 @@ class IntakeService:
             first_delivery=True,
             inbound_id=recorded.id,
             deliveries_queued=uow.written.deliveries > 0,
-            next_due=uow.written.earliest_due,
+            next_due=uow.written.earliest_due_except(OWN_KINDS),
         )
 
     # --- context --------------------------------------------------------------------------
@@ -984,7 +989,7 @@ class IntakeService:
         """Claim due idle checks and run them (the scheduler calls this)."""
         async with self.storage.unit_of_work() as uow:
             mine = await uow.actions.claim_due(
-                self.clock(), "intake-idle", limit=limit, kinds=("conversation_idle",)
+                self.clock(), "intake-idle", limit=limit, kinds=OWN_KINDS
             )
             jobs = [(a.id, a.payload) for a in mine]
             for action in mine:

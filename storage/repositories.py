@@ -7,7 +7,7 @@ outbox rows and scheduled actions land together or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -302,13 +302,28 @@ class Written:
 
     deliveries: int = 0
     """Outbox messages queued to be sent (not those the channel answered inline)."""
-    earliest_due: datetime | None = None
-    """The soonest ``due_at`` among the actions scheduled."""
+    earliest: dict[str, datetime] = field(default_factory=dict)
+    """The soonest ``due_at`` among the actions scheduled, by kind."""
 
-    def due(self, at: datetime) -> None:
-        """Note an action due at ``at``."""
-        if self.earliest_due is None or at < self.earliest_due:
-            self.earliest_due = at
+    def due(self, at: datetime, kind: str) -> None:
+        """Note an action of ``kind`` due at ``at``."""
+        known = self.earliest.get(kind)
+        if known is None or at < known:
+            self.earliest[kind] = at
+
+    def look_again(self, at: datetime) -> None:
+        """Casework should look at its follow-ups at ``at`` (something may have moved them:
+        an officer's answer, a survey answer), though nothing new was scheduled here."""
+        self.due(at, "")
+
+    @property
+    def earliest_due(self) -> datetime | None:
+        """The soonest ``due_at`` among every action scheduled."""
+        return min(self.earliest.values(), default=None)
+
+    def earliest_due_except(self, kinds: Collection[str]) -> datetime | None:
+        """The soonest ``due_at`` among the actions scheduled, leaving out ``kinds``."""
+        return min((at for k, at in self.earliest.items() if k not in kinds), default=None)
 
 
 class InboundRepository:
@@ -491,7 +506,7 @@ class ActionRepository:
         }
         new = await _insert_once(self.session, _ACTIONS, ("dedupe_key",), values) is not None
         if new:
-            self.written.due(due_at)
+            self.written.due(due_at, kind)
         return new
 
     async def schedule_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -507,7 +522,8 @@ class ActionRepository:
             ),
             [{**row, "status": "pending", "attempts": 0} for row in rows],
         )
-        self.written.due(min(row["due_at"] for row in rows))
+        for row in rows:
+            self.written.due(row["due_at"], row["kind"])
 
     async def claim_due(
         self,
