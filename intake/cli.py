@@ -248,7 +248,7 @@ def triage_command(config: Path | None) -> None:
                     "emergency": decision.call_999,
                     "not_asb": decision.self_help_advice,
                     "priority": decision.priority.value,
-                    "reasons": [*classification.reasons, *decision.reasons],
+                    "reasons": list(dict.fromkeys([*classification.reasons, *decision.reasons])),
                 }
             )
         )

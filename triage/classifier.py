@@ -95,6 +95,15 @@ class Classification:
         """True if any of the named severity cues was found."""
         return any(kind in self.severity for kind in kinds)
 
+    @property
+    def emergency_unconfirmed(self) -> bool:
+        """Danger now only in the flag model's reading of the wording as a whole, no danger
+        words: the conversation asks the reporter first instead of sending 999 unasked."""
+        return self.emergency and self.emergency_kinds == (SECOND_OPINION,)
+
+
+SECOND_OPINION = "second_opinion"
+"""The emergency kind when only the flag model saw danger now (see :class:`FlagModel`)."""
 
 _EXTRA_TABLES = (
     "offensive_graffiti",
@@ -435,7 +444,7 @@ def classify(text: str, channel: str | None = None) -> Classification:
         and not vetoes_second_opinion(emergency, found[vocabulary.danger_mask])
         and (said := second.says("emergency"))
     ):
-        emergency_flag, emergency_kinds = True, ("second_opinion",)
+        emergency_flag, emergency_kinds = True, (SECOND_OPINION,)
         reasons.append(_opinion("emergency (danger now)", *said))
     for table, hits in zip(
         vocabulary.words.tables[vocabulary.dangers], found[vocabulary.dangers], strict=True

@@ -660,7 +660,11 @@ def _view(turn: _Turn) -> View:
 
 def _next_questions(turn: _Turn) -> list[Question]:
     view = _view(turn)
-    return [q for q in QUESTIONS if q.id not in turn.state.answers and q.applies(view)]
+    remaining = [q for q in QUESTIONS if q.id not in turn.state.answers and q.applies(view)]
+    if view.classification is not None and view.classification.emergency_unconfirmed:
+        # the wording reads like danger now, without danger words: ask that before anything
+        remaining.sort(key=lambda q: q.id != "danger")
+    return remaining
 
 
 def _ask_next(turn: _Turn) -> None:

@@ -154,7 +154,9 @@ def contact_choices(view: View) -> tuple[str, ...]:
 
 
 def _prefill_danger(view: View, text: str) -> str | None:
-    return "yes" if view.classification and view.classification.emergency else None
+    c = view.classification
+    # danger words: 999 at once; the model's reading alone: the reporter is asked first
+    return "yes" if c and c.emergency and not c.emergency_unconfirmed else None
 
 
 def _prefill_for_whom(view: View, text: str) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,8 @@ from intake.messages import Attachment, Channel, InboundMessage
 from intake.settings import load_settings
 from tests.conftest import REPO
 from triage.calendar import WorkingCalendar
+from triage.category_model import FlagModel
+from triage.classifier import use_flag_model, use_shipped_flag_model
 from triage.taxonomy import Priority
 
 LONDON = ZoneInfo("Europe/London")
@@ -170,6 +172,42 @@ def test_an_emergency_gets_999_first_is_recorded_and_alerted_at_once() -> None:
     assert chat.asking == "category"
 
 
+@pytest.fixture
+def flag_model_sees_danger_in_everything() -> Iterator[None]:
+    """A flag model that reads danger now into any wording (the rules still decide first)."""
+    use_flag_model(
+        FlagModel(
+            bias={"emergency": 9.0},
+            weights={"emergency": {"outside": 1.0}},
+            thresholds={"emergency": 0.5},
+        )
+    )
+    try:
+        yield
+    finally:
+        use_shipped_flag_model()
+
+
+@pytest.mark.usefixtures("flag_model_sees_danger_in_everything")
+def test_danger_read_only_by_the_model_is_asked_first_not_announced() -> None:
+    """Only the flag model's reading of the wording, no danger words: the reporter is asked
+    "Is anyone in immediate danger right now?" before anything else, not told to call 999
+    unasked; their answer decides (R-02). Danger words still get 999 at once."""
+    chat = Chat(Channel.SMS, "+447700900124")
+    result = chat.say("my client is being harassed by youths outside her flat")
+    assert not any(r.urgent for r in result.replies) and not saves(result)
+    assert chat.asking == "danger" and "danger" not in chat.state.answers
+    result = chat.say("yes")
+    assert result.replies[0].urgent and "999" in result.replies[0].text
+    assert saves(result)[0].alert == "emergency"
+    calm = Chat(Channel.SMS, "+447700900125")
+    calm.say("my client is being harassed by youths outside her flat")
+    result = calm.say("no")
+    assert not any(r.urgent for r in result.replies) and calm.asking == "category"
+    words = Chat(Channel.SMS, "+447700900126").say("hes outside my door now with a knife")
+    assert words.replies[0].urgent and "call 999 now" in words.replies[0].text
+
+
 @pytest.mark.parametrize("yes", ["yes", "y", "Yeah", "yep he's still here", "1"])
 def test_saying_yes_to_danger_puts_999_before_anything_else(yes: str) -> None:
     chat = Chat()
@@ -262,7 +300,7 @@ def test_an_advocate_is_recognised_and_asked_for_the_tenant_and_consent() -> Non
         asked.append(chat.asking)
         chat.say(answers[chat.asking])
     assert "for_whom" not in asked and "anonymous" not in asked and "reporter_name" not in asked
-    assert asked[:2] == ["category", "danger"]
+    assert sorted(asked[:2]) == ["category", "danger"]  # (danger first if it reads as now)
     assert asked[2:7] == [
         "advocate_name",
         "tenant_name",
