@@ -6,12 +6,13 @@ Usage::
                                                [--check FILE ...] [--epochs N]
 
 The rules in ``triage/data/*.yaml`` decide hate, emergency and not-ASB. Phrase rules miss
-wording no one has written a phrase for; a linear model over all of a report's words and word
-pairs leans on many small cues at once and, measured on held-out sets it was not trained on,
-catches some of those misses. ``triage/category_model.FlagModel`` adds a flag the rules did not
-raise when this model is very sure of it (``THRESHOLDS``). One logistic regression per flag,
-trained here in pure Python with AdaGrad, an L2 penalty and the rarer answer weighted up, and
-shipped as ``triage/data/flag_model.json``: nothing is downloaded or trained at run time.
+wording no one has written a phrase for; a linear model over all of a report's words (word
+pairs as well did no better) leans on many small cues at once and, measured on held-out sets
+it was not trained on, catches some of those misses. ``triage/category_model.FlagModel`` adds
+a flag the rules did not raise when this model is very sure of it (``THRESHOLDS``). One logistic
+regression per flag, trained here in pure Python with AdaGrad, an L2 penalty and the rarer
+answer weighted up, and shipped as ``triage/data/flag_model.json``: nothing is downloaded or
+trained at run time.
 
 With ``--check`` the model is trained on ``--data`` only and, for each check file (which must
 not be in ``--data``), the rules alone are compared with the rules plus the model: that is how

@@ -74,6 +74,17 @@ IDLE_KIND = "conversation_idle"
 OWN_KINDS: tuple[str, ...] = (IDLE_KIND,)
 """The scheduled kinds the intake runs on its own timer; casework need not wake for them."""
 
+
+def _with_work(handled: Handled, uow: UnitOfWork) -> Handled:
+    """``handled``, saying who has work from it (``intake serve`` wakes only them): whether
+    messages wait in the outbox, and the soonest follow-up for casework."""
+    return replace(
+        handled,
+        deliveries_queued=uow.written.deliveries > 0,
+        next_due=uow.written.earliest_due_except(OWN_KINDS),
+    )
+
+
 SAFE_FAILURE_TEXT = (
     "Sorry, something went wrong on our side. Your message is saved and an officer will see "
     "it. If you are in danger, call 999."
@@ -212,11 +223,7 @@ class IntakeService:
     async def _handle_once(self, message: InboundMessage, inline: bool) -> Handled:
         async with self.storage.unit_of_work() as uow:
             handled = await self._handle(uow, message, inline)
-        return replace(
-            handled,
-            deliveries_queued=uow.written.deliveries > 0,
-            next_due=uow.written.earliest_due_except(OWN_KINDS),
-        )
+        return _with_work(handled, uow)
 
     async def _handle(self, uow: UnitOfWork, message: InboundMessage, inline: bool) -> Handled:
         recorded = await uow.inbound.record(
@@ -325,12 +332,8 @@ class IntakeService:
                     "inbound_id": recorded.id,
                 },
             )
-        return Handled(
-            (Reply(SAFE_FAILURE_TEXT),),
-            first_delivery=True,
-            inbound_id=recorded.id,
-            deliveries_queued=uow.written.deliveries > 0,
-            next_due=uow.written.earliest_due_except(OWN_KINDS),
+        return _with_work(
+            Handled((Reply(SAFE_FAILURE_TEXT),), first_delivery=True, inbound_id=recorded.id), uow
         )
 
     # --- context --------------------------------------------------------------------------

@@ -43,3 +43,14 @@ def test_a_malformed_line_gets_an_error_and_the_run_goes_on() -> None:
     assert out[0]["line"] == 1 and "error" in out[0]
     assert out[1]["category"] == "noise"
     assert out[2]["line"] == 3 and "text" in str(out[2]["error"])
+
+
+def test_each_reason_is_listed_once() -> None:
+    """The priority's reasons repeat the emergency's (why it is P1); an officer reading the
+    list sees each reason once, in the order first given."""
+    code, out = triage([json.dumps({"text": "hes outside my door now with a knife"})])
+    assert code == 0
+    reasons = out[0]["reasons"]
+    assert isinstance(reasons, list)
+    assert any(str(r).startswith("emergency (") for r in reasons)
+    assert len(reasons) == len(set(reasons))
